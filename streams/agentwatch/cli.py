@@ -1,0 +1,64 @@
+"""`agentwatch` command line: argument parsing only; each command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .engine import Engine, EngineConfig
+    from .otlp.decode import require_upb
+    from .policy import PolicyError, load_policy
+    from .replay import replay
+    from .settings import SettingsError, from_env
+
+    require_upb()
+    try:
+        settings = from_env(policy=args.policy, task_key=args.task_key)
+        policy = load_policy(settings.policy)
+    except (SettingsError, PolicyError) as exc:
+        print(f"agentwatch replay: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(policy, EngineConfig(task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
+                                         close_grace_s=settings.close_grace_s,
+                                         max_alerts_per_minute=settings.max_alerts_per_minute))
+    missing = [p for p in args.files if not p.is_file()]
+    if missing:
+        print(f"agentwatch replay: no such file: {missing[0]}", file=sys.stderr)
+        return 2
+    out = sys.stdout.buffer
+    for batch in replay(args.files, engine, max_record_bytes=settings.max_record_bytes,
+                        encoding=settings.spans_encoding, flush=not args.no_flush):
+        for alert in batch.alerts:
+            out.write(orjson.dumps({"type": "alert", **alert}) + b"\n")
+        for summary in batch.summaries:
+            out.write(orjson.dumps({"type": "task", **summary}) + b"\n")
+    out.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rp = sub.add_parser("replay", help="run the detectors offline over files of OTLP records")
+    rp.add_argument("files", nargs="+", type=Path,
+                    help="length-prefixed TracesData (.otlp), OTLP JSON, or JSONL of otlp_json records")
+    rp.add_argument("--policy", help="policy YAML (default: $AGENTWATCH_POLICY or built-in defaults)")
+    rp.add_argument("--task-key", choices=("trace", "conversation"), help="default: $AGENTWATCH_TASK_KEY or trace")
+    rp.add_argument("--no-flush", action="store_true",
+                    help="stop at the last span's time instead of judging open tasks as finished")
+    rp.set_defaults(func=_replay)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The pure core's entry point: normalized spans in, alerts and task summaries out.
+
+    decode -> normalize -> [Engine: group by task -> TaskState.apply -> detectors] -> sinks
+
+`agentwatch replay` and each worker partition run this same class; only the clock differs (span
+time in replay, the worker's event-time clock in a worker). Nothing here does I/O: metrics go
+through the `Observer` it is given, alerts and summaries come back as JSON-ready dicts.
+
+Bounds (each enforced here, each tested):
+- open tasks: `max_active_tasks`; over it the least recently updated task closes as `evicted`.
+- recently closed task IDs remembered to drop late spans: `max_closed`.
+- alerts per (agent, kind) per minute of event time: `max_alerts_per_minute`; the excess is counted
+  (`Observer.alert_suppressed`) and still listed in the task summary's `alerts`.
+- trace -> conversation links (conversation task key): `max_closed` entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .detectors.budget import DailyCost, check_task_budgets
+from .detectors.loop import check_loop
+from .detectors.stall import check_stall
+from .model import Finding, Span
+from .policy import Policy
+from .pricing import Pricer
+from .sinks.alerts import summary_json, task_alert_json
+from .tasks import RANK_STAMPED, TaskState
+
+_MINUTE_NS = 60 * 10**9
+_FAR_FUTURE_NS = 2**62
+
+
+class Observer(Protocol):
+    """Metric hooks (the Prometheus sink implements them; replay uses `NullObserver`)."""
+
+    def spans(self, by_kind: list[int]) -> None: ...
+    def llm(self, agent: str, model: str, provider: str, status: str, usage: list[float]) -> None: ...
+    def tool(self, agent: str, tool: str, status: str, n: int) -> None: ...
+    def task_closed(self, summary: dict[str, Any]) -> None: ...
+    def alert(self, alert: dict[str, Any]) -> None: ...
+    def alert_suppressed(self, agent: str, kind: str) -> None: ...
+    def late_spans(self, n: int) -> None: ...
+
+
+class NullObserver:
+    def spans(self, by_kind: list[int]) -> None: pass
+    def llm(self, agent: str, model: str, provider: str, status: str, usage: list[float]) -> None: pass
+    def tool(self, agent: str, tool: str, status: str, n: int) -> None: pass
+    def task_closed(self, summary: dict[str, Any]) -> None: pass
+    def alert(self, alert: dict[str, Any]) -> None: pass
+    def alert_suppressed(self, agent: str, kind: str) -> None: pass
+    def late_spans(self, n: int) -> None: pass
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    task_key: str = "trace"             # trace | conversation
+    max_active_tasks: int = 10_000
+    max_closed: int = 10_000
+    close_grace_s: float = 2.0          # after the root span ends, wait this long for late children
+    max_alerts_per_minute: int = 60     # per (agent, kind), event time
+
+
+@dataclass(slots=True)
+class Output:
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: Output) -> None:
+        self.alerts.extend(other.alerts)
+        self.summaries.extend(other.summaries)
+
+
+class Engine:
+    def __init__(self, policy: Policy, config: EngineConfig | None = None, observer: Observer | None = None,
+                 pricer: Pricer | None = None) -> None:
+        self.policy = policy
+        self.config = config or EngineConfig()
+        self.observer: Observer = observer or NullObserver()
+        self.pricer = pricer or Pricer(policy.prices)
+        self.tasks: dict[str, TaskState] = {}      # insertion order = least recently updated first
+        self.closed: dict[str, None] = {}          # recently closed task IDs (ordered set)
+        self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
+        self.daily = DailyCost()
+        self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
+        self.clock_ns = 0                          # newest span end time seen
+
+    # -- input ------------------------------------------------------------------------------------
+    def task_key(self, span: Span) -> str:
+        if self.config.task_key != "conversation":
+            return span.trace_id
+        return span.conversation_id or self.conversations.get(span.trace_id) or span.trace_id
+
+    def process(self, spans: list[Span]) -> Output:
+        """Fold a batch of spans (any tasks, any order) into task state and run the span-driven detectors."""
+        out = Output()
+        by_kind = [0, 0, 0, 0]
+        if self.config.task_key == "conversation":
+            self._link_conversations(spans)
+        groups: dict[str, list[Span]] = {}
+        key_of = self.task_key
+        newest = self.clock_ns
+        for s in spans:
+            by_kind[s.kind] += 1
+            if s.end_ns > newest:
+                newest = s.end_ns
+            k = key_of(s)
+            g = groups.get(k)
+            if g is None:
+                groups[k] = [s]
+            else:
+                g.append(s)
+        self.clock_ns = newest
+        self.observer.spans(by_kind)
+        late = 0
+        for key, group in groups.items():
+            if key in self.closed:
+                late += len(group)
+                continue
+            task = self.tasks.pop(key, None)
+            if task is None:
+                if len(self.tasks) >= self.config.max_active_tasks:
+                    self._close(next(iter(self.tasks.values())), "evicted", out)
+                task = TaskState(key, group[0].trace_id, group[0].resource)
+            self.tasks[key] = task
+            rule = self.policy.rule_for(task.agent)
+            task.loop_threshold = rule.tool_repeat or 0
+            task.apply(group, self.pricer)
+            ts = max(s.end_ns for s in group)
+            rule = self.policy.rule_for(task.agent)
+            findings = check_task_budgets(task, rule, ts)
+            loop = check_loop(task, rule)
+            if loop is not None:
+                findings.append(loop)
+            for f in findings:
+                self._emit(task, f, out)
+            if task.agent_rank >= RANK_STAMPED:
+                self._settle(task, ts, out)
+        if late:
+            self.observer.late_spans(late)
+        return out
+
+    def _link_conversations(self, spans: list[Span]) -> None:
+        # Spans without a conversation ID join their trace's conversation when any span of the trace
+        # (in this record, or recently) carried one.
+        conv = self.conversations
+        for s in spans:
+            if s.conversation_id and s.trace_id not in conv:
+                if len(conv) >= self.config.max_closed:
+                    del conv[next(iter(conv))]
+                conv[s.trace_id] = s.conversation_id
+
+    # -- time -------------------------------------------------------------------------------------
+    def tick(self, now_ns: int) -> Output:
+        """Advance the clock: close finished tasks after the grace period, detect stalls and idle timeouts."""
+        out = Output()
+        grace_ns = int(self.config.close_grace_s * 1e9)
+        for task in list(self.tasks.values()):
+            if not task.open:
+                if now_ns >= task.root_end_ns + grace_ns:
+                    self._close(task, "error" if task.root_error else "ok", out)
+                continue
+            rule = self.policy.rule_for(task.agent)
+            stall = check_stall(task, rule, now_ns)
+            if stall is not None:
+                self._emit(task, stall, out)
+            if now_ns - task.end_ns >= rule.idle_timeout_s * 1e9:
+                self._close(task, "timed_out", out)
+        return out
+
+    def flush(self) -> Output:
+        """End of input (replay): judge every open task as if nothing more came, and close it.
+
+        A stall is judged at its own deadline (last span + stall_s), so its alert reads as it would have live.
+        """
+        out = Output()
+        for task in list(self.tasks.values()):
+            rule = self.policy.rule_for(task.agent)
+            if task.open and rule.stall_s is not None:
+                stall = check_stall(task, rule, task.end_ns + int(rule.stall_s * 1e9))
+                if stall is not None:
+                    self._emit(task, stall, out)
+        out.extend(self.tick(_FAR_FUTURE_NS))
+        return out
+
+    # -- output -----------------------------------------------------------------------------------
+    def _emit(self, task: TaskState, f: Finding, out: Output) -> None:
+        task.alerts.append(f.kind)
+        minute = f.ts_ns // _MINUTE_NS
+        key = (task.agent, f.kind)
+        budget = self._alert_budget.get(key)
+        if budget is None or budget[0] != minute:
+            if len(self._alert_budget) >= self.config.max_active_tasks:
+                self._alert_budget.clear()
+            budget = self._alert_budget[key] = [minute, 0]
+        budget[1] += 1
+        if budget[1] > self.config.max_alerts_per_minute:
+            self.observer.alert_suppressed(task.agent, f.kind)
+            return
+        alert = task_alert_json(f, task)
+        out.alerts.append(alert)
+        self.observer.alert(alert)
+
+    def _settle(self, task: TaskState, ts_ns: int, out: Output) -> None:
+        """Attribute what the task accrued to its agent: metric deltas and the daily cost budget.
+
+        Held until the agent is certain (an agent span, or a name stamped on the spans) or the task
+        closes, because children usually arrive before the agent span that names them.
+        """
+        if task.cost_unbilled:
+            daily = self.daily.add(task, self.policy.rule_for(task.agent), task.cost_unbilled, ts_ns)
+            task.cost_unbilled = 0.0
+            if daily is not None:
+                self._emit(task, daily, out)
+        llm, tools = task.take_pending()
+        obs = self.observer
+        for (model, provider, status), usage in llm.items():
+            obs.llm(task.agent, model, provider, status, usage)
+        for (tool, status), n in tools.items():
+            obs.tool(task.agent, tool, status, n)
+
+    def _close(self, task: TaskState, outcome: str, out: Output) -> None:
+        self._settle(task, task.end_ns, out)
+        summary = summary_json(task, outcome)
+        out.summaries.append(summary)
+        self.observer.task_closed(summary)
+        del self.tasks[task.task_id]
+        if len(self.closed) >= self.config.max_closed:
+            del self.closed[next(iter(self.closed))]
+        self.closed[task.task_id] = None
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """All state as plain data (for a changelog); `restore` is its inverse."""
+        return {
+            "tasks": [t.to_dict() for t in self.tasks.values()],
+            "closed": list(self.closed),
+            "daily": self.daily.to_dict(),
+            "clock_ns": self.clock_ns,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.tasks = {d["task_id"]: TaskState.from_dict(d) for d in data.get("tasks", [])}
+        self.closed = dict.fromkeys(data.get("closed", []))
+        self.daily.load(data.get("daily", {}))
+        self.clock_ns = data.get("clock_ns", 0)
+
+

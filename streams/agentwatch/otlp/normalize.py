@@ -1,0 +1,317 @@
+"""Normalize: OTLP `TracesData` -> `Span` records, one pass over each span's attributes.
+
+Every attribute key is looked up once in `vocab.KEYS`; only matched keys have their value decoded
+(decoding every value, or building a dict of them, halves throughput). A span with no GenAI key is an
+`other` span and costs its IDs, times and status. A span with invalid IDs is reported as an
+`InvalidSpan` and skipped; the other spans of the record are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+from ..model import AGENT, LLM, OTHER, TOOL, Resource, Span
+from . import vocab as v
+
+_STATUS_ERROR = 2
+_KEYS = v.KEYS
+_NUMERIC = v.NUMERIC
+
+
+class InvalidSpan(ValueError):
+    """A span the decoder had to skip (bad trace or span ID); the rest of its record is kept."""
+
+    reason = "invalid_span"
+
+
+def any_value(val: AnyValue) -> Any:
+    """Decode an OTLP AnyValue into plain Python (str, int, float, bool, bytes, list, dict, None)."""
+    which = val.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [any_value(x) for x in val.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in val.kvlist_value.values}
+    return getattr(val, which)
+
+
+def _number(val: AnyValue) -> float | int | None:
+    # Fast path first: token counts are int_value in every instrumentation seen; a few send strings.
+    i = val.int_value
+    if i:
+        return i
+    x = any_value(val)
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int | float):
+        return x
+    if isinstance(x, str):
+        try:
+            f = float(x)
+        except ValueError:
+            return None
+        return int(f) if f.is_integer() else f
+    return None
+
+
+def _text(val: AnyValue) -> str | None:
+    s = val.string_value
+    if s:
+        return s
+    x = any_value(val)
+    return None if x is None or isinstance(x, dict | list) else str(x)
+
+
+def canonical_args_hash(raw: Any) -> str:
+    """sha256 of tool arguments in canonical form: JSON with sorted keys and no whitespace.
+
+    Accepts every shape seen: a JSON string, a structured value, Traceloop's {"args": [], "kwargs": {}}
+    wrapper (unwrapped so the same call hashes alike across instrumentations), or non-JSON text
+    (whitespace-collapsed).
+    """
+    obj = raw
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return hashlib.sha256(" ".join(raw.split()).encode()).hexdigest()
+    if isinstance(obj, dict) and obj and obj.keys() <= {"args", "kwargs"}:
+        args, kwargs = obj.get("args") or [], obj.get("kwargs") or {}
+        obj = kwargs if not args else args if not kwargs else obj
+    try:
+        canon = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON-representable (e.g. non-string keys): fall back to its text
+        canon = " ".join(str(obj).split()).encode()
+    return hashlib.sha256(canon).hexdigest()
+
+
+def _resource(attrs: Any, cache: dict[tuple[str, str, str, str], Resource]) -> Resource:
+    service = namespace = pod = deployment = ""
+    for kv in attrs:
+        k = kv.key
+        if k == v.RESOURCE_SERVICE:
+            service = kv.value.string_value
+        elif k == v.RESOURCE_NAMESPACE:
+            namespace = kv.value.string_value
+        elif k == v.RESOURCE_POD:
+            pod = kv.value.string_value
+        elif k == v.RESOURCE_DEPLOYMENT:
+            deployment = kv.value.string_value
+    key = (service, namespace, pod, deployment)
+    res = cache.get(key)
+    if res is None:
+        res = cache[key] = Resource(*key)
+    return res
+
+
+def _oi_evaluation(span: Span, key: str, val: AnyValue, pending: dict[str, list[Any]]) -> None:
+    # evaluations.N.evaluation.name / evaluations.N.evaluation.score
+    parts = key.split(".")
+    if len(parts) != 4 or parts[2] != "evaluation" or parts[3] not in ("name", "score"):
+        return
+    slot = pending.setdefault(parts[1], [None, None])
+    if parts[3] == "name":
+        slot[0] = _text(val)
+    else:
+        slot[1] = _number(val)
+
+
+def _events(span: Span, events: Any) -> None:
+    for ev in events:
+        name = ev.name
+        if name == v.EVALUATION_EVENT:
+            ename = score = None
+            for kv in ev.attributes:
+                if kv.key == v.EVALUATION_NAME:
+                    ename = _text(kv.value)
+                elif kv.key == v.EVALUATION_SCORE:
+                    score = _number(kv.value)
+            if ename and score is not None:
+                if span.evals is None:
+                    span.evals = []
+                span.evals.append((ename, float(score)))
+        elif name == v.EXCEPTION_EVENT and span.error and span.error_type is None:
+            for kv in ev.attributes:
+                if kv.key == v.EXCEPTION_TYPE:
+                    span.error_type = _text(kv.value)
+
+
+def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | None, lf: str | None,
+              span: Span) -> int:
+    if op is not None:
+        kind = v.OPERATION_KIND.get(op, OTHER)
+        if kind != OTHER:
+            return kind
+    if oi is not None:
+        return v.OPENINFERENCE_KIND.get(oi, OTHER)
+    if tl is not None:
+        return v.TRACELOOP_KIND.get(tl, OTHER)
+    if lf is not None:
+        return v.LANGFUSE_KIND.get(lf, OTHER)
+    if llm_req is not None:
+        return v.LLM_REQUEST_KIND.get(llm_req, LLM)
+    if span.tool_name is not None:
+        return TOOL
+    if span.model is not None and (span.input_tokens is not None or span.output_tokens is not None):
+        return LLM
+    return OTHER
+
+
+def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
+              resources: dict[tuple[str, str, str, str], Resource] | None = None) -> None:
+    """Append the normalized spans of `traces` to `out`, and one `InvalidSpan` per skipped span to `errors`."""
+    if resources is None:
+        resources = {}
+    keys_get = _KEYS.get
+    last_tid_b = b""
+    last_tid = ""
+    for rs in traces.resource_spans:
+        res = _resource(rs.resource.attributes, resources)
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                tid_b = s.trace_id
+                sid_b = s.span_id
+                if tid_b != last_tid_b:
+                    if len(tid_b) != 16 or not any(tid_b):
+                        errors.append(InvalidSpan(f"span {s.name!r}: trace_id must be 16 non-zero bytes, "
+                                                  f"got {len(tid_b)} bytes"))
+                        continue
+                    last_tid_b, last_tid = tid_b, tid_b.hex()
+                if len(sid_b) != 8 or not any(sid_b):
+                    errors.append(InvalidSpan(f"span {s.name!r}: span_id must be 8 non-zero bytes, "
+                                              f"got {len(sid_b)} bytes"))
+                    continue
+                pid_b = s.parent_span_id
+                if pid_b and len(pid_b) != 8:
+                    errors.append(InvalidSpan(f"span {s.name!r}: parent_span_id must be empty or 8 bytes, "
+                                              f"got {len(pid_b)} bytes"))
+                    continue
+                span = Span(last_tid, sid_b.hex(), pid_b.hex() if pid_b and any(pid_b) else "", s.name,
+                            s.start_time_unix_nano, s.end_time_unix_nano, res)
+                if s.status.code == _STATUS_ERROR:
+                    span.error = True
+                op = tl = llm_req = oi = lf = tl_entity = None
+                args: Any = None
+                tool_input: Any = None
+                oi_evals: dict[str, list[Any]] | None = None
+                for kv in s.attributes:
+                    key = kv.key
+                    slot = keys_get(key)
+                    if slot is None:
+                        if key.startswith(v.OI_EVALUATIONS_PREFIX):
+                            if oi_evals is None:
+                                oi_evals = {}
+                            _oi_evaluation(span, key, kv.value, oi_evals)
+                        continue
+                    val = kv.value
+                    if slot in _NUMERIC:
+                        n = _number(val)
+                        if n is None:
+                            continue
+                        if slot == v.INPUT_TOKENS:
+                            span.input_tokens = int(n)
+                        elif slot == v.OUTPUT_TOKENS:
+                            span.output_tokens = int(n)
+                        elif slot == v.CACHE_READ_TOKENS:
+                            span.cache_read_tokens = int(n)
+                        elif slot == v.REASONING_TOKENS:
+                            span.reasoning_tokens = int(n)
+                        elif slot == v.TOTAL_TOKENS:
+                            span.total_tokens = int(n)
+                        else:
+                            span.cost_usd = float(n)
+                    elif slot == v.OPERATION:
+                        op = val.string_value
+                    elif slot == v.REQUEST_MODEL:
+                        if span.model is None:
+                            span.model = _text(val)
+                    elif slot == v.RESPONSE_MODEL:
+                        span.model = _text(val) or span.model
+                    elif slot == v.PROVIDER:
+                        span.provider = _text(val)
+                    elif slot == v.AGENT_NAME:
+                        span.agent_name = _text(val)
+                    elif slot == v.TOOL_NAME:
+                        span.tool_name = _text(val)
+                    elif slot == v.TOOL_ARGS:
+                        args = any_value(val)
+                    elif slot == v.TOOL_INPUT:
+                        tool_input = val
+                    elif slot == v.CONVERSATION:
+                        span.conversation_id = _text(val)
+                    elif slot == v.ERROR_TYPE:
+                        span.error_type = _text(val)
+                    elif slot == v.AGENT_ID:
+                        span.agent_id = _text(val)
+                    elif slot == v.TL_KIND:
+                        tl = val.string_value
+                    elif slot == v.TL_ENTITY:
+                        tl_entity = val.string_value
+                    elif slot == v.OI_KIND:
+                        oi = val.string_value
+                    elif slot == v.LF_TYPE:
+                        lf = val.string_value
+                    elif slot == v.LLM_REQUEST_TYPE:
+                        llm_req = val.string_value
+                    elif slot == v.LF_USAGE:
+                        _langfuse_usage(span, val)
+                kind = span.kind = _classify(op, tl, llm_req, oi, lf, span)
+                if kind == TOOL:
+                    if span.tool_name is None:
+                        span.tool_name = _tool_name(span, tl_entity, lf)
+                    if args is None and tool_input is not None:
+                        args = any_value(tool_input)
+                    if args is not None:
+                        span.args_hash = canonical_args_hash(args)
+                elif kind == AGENT:
+                    if tl == "agent" and tl_entity:
+                        span.agent_name = tl_entity
+                    elif span.agent_name is None:
+                        span.agent_name = _agent_name(span, lf)
+                if s.events:
+                    _events(span, s.events)
+                if oi_evals:
+                    evals = [(n, float(sc)) for n, sc in oi_evals.values() if n and sc is not None]
+                    if evals:
+                        span.evals = (span.evals or []) + evals
+                out.append(span)
+
+
+def _langfuse_usage(span: Span, val: AnyValue) -> None:
+    raw = any_value(val)
+    try:
+        usage = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(usage, dict):
+        return
+    for field, attr in (("input", "input_tokens"), ("output", "output_tokens"), ("total", "total_tokens")):
+        n = usage.get(field)
+        if isinstance(n, int | float) and not isinstance(n, bool):
+            setattr(span, attr, int(n))
+
+
+def _tool_name(span: Span, tl_entity: str | None, lf: str | None) -> str:
+    if tl_entity:
+        return tl_entity
+    name = span.name
+    if name.startswith(v.TOOL_SPAN_PREFIX):
+        return name[len(v.TOOL_SPAN_PREFIX):]
+    return name
+
+
+def _agent_name(span: Span, lf: str | None) -> str | None:
+    name = span.name
+    if name.startswith(v.AGENT_SPAN_PREFIX):
+        return name[len(v.AGENT_SPAN_PREFIX):]
+    if lf == "agent":  # Langfuse names the observation after the agent
+        return name
+    return None

@@ -1,0 +1,135 @@
+"""Attribute vocabularies: which attribute key fills which field of a normalized span.
+
+One table covers every vocabulary agentwatch reads (OTel GenAI current and pre-1.37, OpenLLMetry /
+Traceloop, OpenInference, OpenLIT, Langfuse; see shared/reference/otel-kafka-genai.md §3). The
+normalizer looks each attribute key up once in `KEYS` (a dict: ~40 ns a miss), so a span with none of
+these keys costs little more than its parse. To support a new instrumentation, add its keys here.
+"""
+
+from __future__ import annotations
+
+from ..model import AGENT, LLM, OTHER, TOOL
+
+# Field slots. Ints, so the normalizer dispatches with comparisons, not string hashing.
+(
+    OPERATION,        # gen_ai.operation.name
+    TL_KIND,          # traceloop.span.kind
+    LLM_REQUEST_TYPE,  # OpenLLMetry llm.request.type (chat, completion, embedding)
+    OI_KIND,          # openinference.span.kind
+    LF_TYPE,          # langfuse.observation.type
+    PROVIDER,
+    RESPONSE_MODEL,
+    REQUEST_MODEL,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    TOTAL_TOKENS,
+    CACHE_READ_TOKENS,
+    REASONING_TOKENS,
+    LF_USAGE,         # Langfuse usage_details: JSON {"input", "output", "total"}
+    REPORTED_COST,    # OpenLIT gen_ai.usage.cost (USD)
+    AGENT_NAME,
+    AGENT_ID,
+    TL_ENTITY,        # traceloop.entity.name: the agent's or tool's name, by traceloop.span.kind
+    CONVERSATION,
+    TOOL_NAME,
+    TOOL_ARGS,        # arguments on any span that is a tool call
+    TOOL_INPUT,       # generic input (traceloop.entity.input, input.value, langfuse input): args only on tool spans
+    ERROR_TYPE,
+) = range(23)
+
+KEYS: dict[str, int] = {
+    # span type
+    "gen_ai.operation.name": OPERATION,
+    "traceloop.span.kind": TL_KIND,
+    "llm.request.type": LLM_REQUEST_TYPE,
+    "openinference.span.kind": OI_KIND,
+    "langfuse.observation.type": LF_TYPE,
+    # provider
+    "gen_ai.provider.name": PROVIDER,
+    "gen_ai.system": PROVIDER,
+    "llm.provider": PROVIDER,
+    "llm.system": PROVIDER,
+    # model
+    "gen_ai.response.model": RESPONSE_MODEL,
+    "llm.response.model": RESPONSE_MODEL,
+    "gen_ai.request.model": REQUEST_MODEL,
+    "llm.request.model": REQUEST_MODEL,
+    "llm.model_name": REQUEST_MODEL,
+    "langfuse.observation.model.name": REQUEST_MODEL,
+    # tokens
+    "gen_ai.usage.input_tokens": INPUT_TOKENS,
+    "gen_ai.usage.prompt_tokens": INPUT_TOKENS,
+    "llm.usage.prompt_tokens": INPUT_TOKENS,
+    "llm.token_count.prompt": INPUT_TOKENS,
+    "gen_ai.usage.output_tokens": OUTPUT_TOKENS,
+    "gen_ai.usage.completion_tokens": OUTPUT_TOKENS,
+    "llm.usage.completion_tokens": OUTPUT_TOKENS,
+    "llm.token_count.completion": OUTPUT_TOKENS,
+    "llm.usage.total_tokens": TOTAL_TOKENS,
+    "gen_ai.usage.total_tokens": TOTAL_TOKENS,
+    "llm.token_count.total": TOTAL_TOKENS,
+    "gen_ai.usage.cache_read.input_tokens": CACHE_READ_TOKENS,
+    "gen_ai.usage.cache_read_input_tokens": CACHE_READ_TOKENS,
+    "llm.token_count.prompt_details.cache_read": CACHE_READ_TOKENS,
+    "gen_ai.usage.reasoning.output_tokens": REASONING_TOKENS,
+    "gen_ai.usage.reasoning_tokens": REASONING_TOKENS,
+    "llm.token_count.completion_details.reasoning": REASONING_TOKENS,
+    "langfuse.observation.usage_details": LF_USAGE,
+    "gen_ai.usage.cost": REPORTED_COST,
+    # note: `gen_ai.client.token.usage` (OpenLIT reuses the metric name as a span attribute) is
+    # deliberately absent: it is input + output and would double count.
+    # agent, session
+    "gen_ai.agent.name": AGENT_NAME,
+    "agent.name": AGENT_NAME,
+    "gen_ai.agent.id": AGENT_ID,
+    "traceloop.entity.name": TL_ENTITY,
+    "gen_ai.conversation.id": CONVERSATION,
+    "session.id": CONVERSATION,
+    "langfuse.session.id": CONVERSATION,
+    "traceloop.association.properties.session_id": CONVERSATION,
+    "traceloop.association.properties.conversation_id": CONVERSATION,
+    # tools
+    "gen_ai.tool.name": TOOL_NAME,
+    "tool.name": TOOL_NAME,
+    "gen_ai.tool.call.arguments": TOOL_ARGS,
+    "gen_ai.tool.args": TOOL_ARGS,
+    "traceloop.entity.input": TOOL_INPUT,
+    "input.value": TOOL_INPUT,
+    "langfuse.observation.input": TOOL_INPUT,
+    # errors
+    "error.type": ERROR_TYPE,
+}
+
+# Slots whose value is a count or an amount; the rest are strings (or structured, for arguments).
+NUMERIC = frozenset({INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, REASONING_TOKENS, REPORTED_COST})
+
+# Span type per vocabulary. Unlisted values (workflow, chain, retriever, embeddings' cousins...) are OTHER.
+OPERATION_KIND = {
+    "chat": LLM, "generate_content": LLM, "text_completion": LLM, "embeddings": LLM,
+    "execute_tool": TOOL,
+    "invoke_agent": AGENT,
+}
+TRACELOOP_KIND = {"agent": AGENT, "tool": TOOL}
+LLM_REQUEST_KIND = {"chat": LLM, "completion": LLM, "embedding": LLM, "rerank": LLM}
+OPENINFERENCE_KIND = {"LLM": LLM, "EMBEDDING": LLM, "TOOL": TOOL, "AGENT": AGENT}
+LANGFUSE_KIND = {"generation": LLM, "embedding": LLM, "tool": TOOL, "agent": AGENT}
+
+# Span-name prefixes that carry the name when the attribute is missing (OTel span-name conventions).
+AGENT_SPAN_PREFIX = "invoke_agent "
+TOOL_SPAN_PREFIX = "execute_tool "
+
+# Resource attributes reported on alerts and summaries.
+RESOURCE_SERVICE = "service.name"
+RESOURCE_NAMESPACE = "k8s.namespace.name"
+RESOURCE_POD = "k8s.pod.name"
+RESOURCE_DEPLOYMENT = "k8s.deployment.name"
+
+# Evaluations: the GenAI event, and OpenInference's flattened `evaluations.N.evaluation.{name,score}`.
+EVALUATION_EVENT = "gen_ai.evaluation.result"
+EVALUATION_NAME = "gen_ai.evaluation.name"
+EVALUATION_SCORE = "gen_ai.evaluation.score.value"
+OI_EVALUATIONS_PREFIX = "evaluations."
+EXCEPTION_EVENT = "exception"
+EXCEPTION_TYPE = "exception.type"
+
+__all__ = ["AGENT", "LLM", "OTHER", "TOOL"]

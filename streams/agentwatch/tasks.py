@@ -1,0 +1,284 @@
+"""Task state: how a batch of spans changes one task (one agent run). Pure: no I/O, no clock reads.
+
+Memory per task is bounded and independent of its span count: counters, capped name->count maps
+(`MAX_MODELS`, `MAX_TOOLS`, `MAX_ERROR_TYPES`, `MAX_SCORES`; overflow goes to `__other__`), the
+last tool-call signature, and at most `MAX_EVIDENCE` span IDs of the current repeat run.
+
+Rules that make the totals right on real traces (shared/reference/otel-kafka-genai.md §2, §5):
+- Tokens and cost come from LLM spans only. `invoke_agent` / agent spans may repeat their children's
+  summed usage, so their usage is kept aside and used only when the task has no LLM span at all.
+- Only input and output tokens add up to the total; cache-read is a part of input and reasoning a
+  part of output. A span that reports only a total adds to the total alone.
+- The task's agent is the outermost agent span with a name (earliest start), found whatever the
+  arrival order. Until one is seen, the agent named on the task's spans (Traceloop stamps it on every
+  descendant) stands in, then the resource's `service.name`.
+- Loops are judged in span start order within a batch; a tool span that starts before the last one
+  judged (a late arrival from another record) is counted but not judged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import AGENT, LLM, TOOL, Resource, Span
+from .pricing import Pricer
+
+MAX_MODELS = 16
+MAX_TOOLS = 64
+MAX_ERROR_TYPES = 32
+MAX_SCORES = 16
+MAX_EVIDENCE = 8
+MAX_PENDING = 64
+OTHER_LABEL = "__other__"
+
+# Ranks of the evidence for a task's agent.
+RANK_NONE, RANK_SERVICE, RANK_STAMPED, RANK_AGENT_SPAN = 0, 1, 2, 3
+
+
+def bump(counts: dict[str, int], key: str, cap: int, n: int = 1) -> None:
+    """counts[key] += n, keeping at most `cap` keys (the rest count under `__other__`)."""
+    if key not in counts and len(counts) >= cap - 1:
+        key = OTHER_LABEL
+    counts[key] = counts.get(key, 0) + n
+
+
+class TaskState:
+    """Everything agentwatch keeps about one open task."""
+
+    __slots__ = (
+        "agent",
+        "agent_rank",
+        "agent_start_ns",
+        "alerts",
+        "args_seen",
+        "conversation_id",
+        "cost_unbilled",
+        "cost_unknown_calls",
+        "cost_usd",
+        "end_ns",
+        "errors",
+        "evidence",
+        "fired",
+        "last_sig",
+        "last_tool_start_ns",
+        "llm_calls",
+        "llm_since_tool",
+        "loop_hit",
+        "loop_threshold",
+        "max_repeat",
+        "models",
+        "pending_llm",
+        "pending_tools",
+        "repeat",
+        "resource",
+        "root_end_ns",
+        "root_error",
+        "scores",
+        "start_ns",
+        "task_id",
+        "tok_cache",
+        "tok_in",
+        "tok_other",
+        "tok_out",
+        "tok_reason",
+        "tool_calls",
+        "tools",
+        "trace_id",
+        "usage_fallback",
+    )
+
+    def __init__(self, task_id: str, trace_id: str, resource: Resource) -> None:
+        self.task_id = task_id
+        self.trace_id = trace_id
+        self.conversation_id: str | None = None
+        self.resource = resource
+        self.agent = resource.service or "unknown"
+        self.agent_rank = RANK_SERVICE if resource.service else RANK_NONE
+        self.agent_start_ns = 0
+        self.start_ns = 0
+        self.end_ns = 0
+        self.root_end_ns = 0          # 0 while the root span has not been seen
+        self.root_error = False
+        self.llm_calls = 0
+        self.tool_calls = 0
+        self.tok_in = self.tok_out = self.tok_cache = self.tok_reason = self.tok_other = 0
+        self.usage_fallback: list[int] | None = None  # [in, out, cache, reasoning] of the largest agent span
+        self.cost_usd = 0.0
+        self.cost_unknown_calls = 0
+        self.cost_unbilled = 0.0  # not yet added to the agent's daily total (agent not yet certain)
+        self.models: dict[str, int] = {}
+        self.tools: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.scores: dict[str, list[float]] = {}   # name -> [sum, n]
+        self.last_sig: str | None = None
+        self.args_seen = False                      # whether the current repeat run carries arguments
+        self.last_tool_start_ns = 0
+        self.llm_since_tool = False
+        self.repeat = 0
+        self.max_repeat = 0
+        self.evidence: list[str] = []
+        # Set by the engine from the agent's rule before each batch: the run length that makes a loop.
+        self.loop_threshold = 0
+        # [tool, args_sha256 or "", args_seen, span_ids, end_ns, repeats] of the first run that reached the threshold.
+        self.loop_hit: list | None = None
+        self.fired: dict[str, int] = {}             # policy rule name -> times fired
+        self.alerts: list[str] = []                 # alert kinds fired, in order (bounded by kinds)
+        # Metric deltas not yet published: held until the agent is known for certain (or the task closes).
+        self.pending_llm: dict[tuple[str, str, str], list[float]] = {}
+        self.pending_tools: dict[tuple[str, str], int] = {}
+
+    # -- derived ----------------------------------------------------------------------------------
+    def tokens(self) -> tuple[int, int, int, int, int]:
+        """(input, output, cache_read, reasoning, total) with the agent-span fallback applied."""
+        if self.llm_calls == 0 and self.usage_fallback is not None:
+            i, o, c, r = self.usage_fallback
+            return i, o, c, r, i + o
+        return (self.tok_in, self.tok_out, self.tok_cache, self.tok_reason,
+                self.tok_in + self.tok_out + self.tok_other)
+
+    @property
+    def open(self) -> bool:
+        return self.root_end_ns == 0
+
+    # -- update -----------------------------------------------------------------------------------
+    def apply(self, spans: list[Span], pricer: Pricer) -> None:
+        """Fold a batch of this task's spans into the state. `spans` may arrive in any order."""
+        if len(spans) > 1:
+            spans.sort(key=_start)
+        for s in spans:
+            if self.start_ns == 0 or s.start_ns < self.start_ns:
+                self.start_ns = s.start_ns
+            if s.end_ns > self.end_ns:
+                self.end_ns = s.end_ns
+            if self.conversation_id is None and s.conversation_id:
+                self.conversation_id = s.conversation_id
+            kind = s.kind
+            if kind == LLM:
+                self._llm(s, pricer)
+            elif kind == TOOL:
+                self._tool(s)
+            elif kind == AGENT:
+                self._agent_span(s)
+            if s.agent_name and kind != AGENT and self.agent_rank < RANK_STAMPED:
+                self.agent, self.agent_rank = s.agent_name, RANK_STAMPED
+            if s.error:
+                bump(self.errors, s.error_type or "_OTHER", MAX_ERROR_TYPES)
+            if s.evals:
+                for name, score in s.evals:
+                    self.add_score(name, score)
+            if not s.parent_id:
+                self.root_end_ns = s.end_ns or 1
+                self.root_error = s.error
+                if self.agent_rank < RANK_SERVICE and s.resource.service:
+                    self.agent, self.agent_rank = s.resource.service, RANK_SERVICE
+
+    def add_score(self, name: str, score: float) -> None:
+        if name not in self.scores and len(self.scores) >= MAX_SCORES:
+            return
+        acc = self.scores.setdefault(name, [0.0, 0])
+        acc[0] += score
+        acc[1] += 1
+
+    def _llm(self, s: Span, pricer: Pricer) -> None:
+        self.llm_calls += 1
+        self.llm_since_tool = True
+        i, o = s.input_tokens or 0, s.output_tokens or 0
+        c, r = s.cache_read_tokens or 0, s.reasoning_tokens or 0
+        self.tok_in += i
+        self.tok_out += o
+        self.tok_cache += c
+        self.tok_reason += r
+        if s.input_tokens is None and s.output_tokens is None and s.total_tokens:
+            self.tok_other += s.total_tokens
+        model = s.model or "unknown"
+        cost = pricer.cost(s.model, s.provider, s.end_ns, i, o, c)
+        if cost is None:
+            cost = s.cost_usd  # OpenLIT reports its own estimate; better than nothing
+        if cost is None:
+            self.cost_unknown_calls += 1
+        else:
+            self.cost_usd += cost
+            self.cost_unbilled += cost
+        bump(self.models, model, MAX_MODELS)
+        key = (model, s.provider or "unknown", "error" if s.error else "ok")
+        acc = self.pending_llm.get(key)
+        if acc is None:
+            if len(self.pending_llm) >= MAX_PENDING:
+                key = (OTHER_LABEL, OTHER_LABEL, key[2])
+                acc = self.pending_llm.get(key)
+            if acc is None:
+                acc = self.pending_llm[key] = [0, 0, 0, 0, 0, 0.0]
+        acc[0] += 1
+        acc[1] += i
+        acc[2] += o
+        acc[3] += c
+        acc[4] += r
+        acc[5] += cost or 0.0
+
+    def _tool(self, s: Span) -> None:
+        self.tool_calls += 1
+        name = s.tool_name or "unknown"
+        bump(self.tools, name, MAX_TOOLS)
+        key = (name, "error" if s.error else "ok")
+        if key not in self.pending_tools and len(self.pending_tools) >= MAX_PENDING:
+            key = (OTHER_LABEL, key[1])
+        self.pending_tools[key] = self.pending_tools.get(key, 0) + 1
+        if s.start_ns < self.last_tool_start_ns:
+            return  # late arrival: counted, not judged for loops
+        self.last_tool_start_ns = s.start_ns
+        has_args = s.args_hash is not None
+        sig = f"{name}\x00{s.args_hash or ''}"
+        # Same tool + same arguments repeats whatever the LLM did between; without arguments the
+        # weaker signal only holds while no LLM call came between (contract §4).
+        if sig == self.last_sig and (has_args or not self.llm_since_tool):
+            self.repeat += 1
+        else:
+            self.last_sig = sig
+            self.args_seen = has_args
+            self.repeat = 1
+            self.evidence = []
+        if len(self.evidence) < MAX_EVIDENCE:
+            self.evidence.append(s.span_id)
+        self.llm_since_tool = False
+        if self.repeat > self.max_repeat:
+            self.max_repeat = self.repeat
+        if self.repeat == self.loop_threshold and self.loop_hit is None:
+            self.loop_hit = [name, s.args_hash or "", has_args, list(self.evidence), s.end_ns, self.repeat]
+
+    def _agent_span(self, s: Span) -> None:
+        name = s.agent_name or s.agent_id
+        if name and (self.agent_rank < RANK_AGENT_SPAN or s.start_ns < self.agent_start_ns):
+            self.agent, self.agent_rank, self.agent_start_ns = name, RANK_AGENT_SPAN, s.start_ns
+        if s.input_tokens or s.output_tokens:
+            usage = [s.input_tokens or 0, s.output_tokens or 0, s.cache_read_tokens or 0, s.reasoning_tokens or 0]
+            fb = self.usage_fallback
+            if fb is None or usage[0] + usage[1] > fb[0] + fb[1]:
+                self.usage_fallback = usage
+
+    def take_pending(self) -> tuple[dict[tuple[str, str, str], list[float]], dict[tuple[str, str], int]]:
+        """Hand over (and clear) the metric deltas accumulated since the last call."""
+        llm, tools = self.pending_llm, self.pending_tools
+        self.pending_llm, self.pending_tools = {}, {}
+        return llm, tools
+
+    # -- persistence (changelog) ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        d["resource"] = self.resource.as_tuple()
+        d["pending_llm"] = [[*k, *v] for k, v in self.pending_llm.items()]
+        d["pending_tools"] = [[*k, v] for k, v in self.pending_tools.items()]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskState:
+        t = cls.__new__(cls)
+        for k in cls.__slots__:
+            setattr(t, k, d[k])
+        t.resource = Resource(*d["resource"])
+        t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
+        t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}
+        return t
+
+
+def _start(s: Span) -> int:
+    return s.start_ns

@@ -1,0 +1,69 @@
+"""Bad input of each kind gets one typed error; good spans of a partly bad record survive."""
+
+import base64
+
+import orjson
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+from agentwatch.demo.synth import Step, Task
+from agentwatch.otlp.decode import RecordTooLarge, UndecodableRecord, decode_record, detect, require_upb
+from otel_helpers import MAX, T0, record_of
+
+TASK = Task("bot", [Step("llm", input_tokens=10, output_tokens=2), Step("tool", tool="t", args={"a": 1})])
+
+
+def _pdata_json(data: bytes) -> dict:
+    """The Collector's otlp_json: protobuf JSON mapping, but trace/span IDs as hex."""
+    doc = json_format.MessageToDict(TracesData.FromString(data))
+    for rs in doc["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for k in ("traceId", "spanId", "parentSpanId"):
+                    if k in span:
+                        span[k] = base64.b64decode(span[k]).hex()
+    return doc
+
+
+def test_upb_backend_is_active():
+    require_upb()
+
+
+def test_json_forms_decode_like_proto():
+    data = record_of([(TASK, T0)])
+    proto = decode_record(data, max_bytes=MAX).spans
+    doc = _pdata_json(data)
+    for raw in (orjson.dumps(doc), orjson.dumps(doc["resourceSpans"])):  # Collector form, rotel's array form
+        assert detect(raw) == "otlp_json"
+        spans = decode_record(raw, max_bytes=MAX).spans
+        assert [(s.trace_id, s.span_id, s.parent_id, s.kind, s.input_tokens, s.args_hash) for s in spans] == \
+               [(s.trace_id, s.span_id, s.parent_id, s.kind, s.input_tokens, s.args_hash) for s in proto]
+
+
+def test_oversized_record():
+    data = record_of([(TASK, T0)])
+    with pytest.raises(RecordTooLarge) as exc:
+        decode_record(data, max_bytes=len(data) - 1)
+    assert exc.value.reason == "oversized" and "AGENTWATCH_MAX_RECORD_BYTES" in str(exc.value)
+
+
+@pytest.mark.parametrize("raw", [b"\x0a\xff\xff\xff\xff\x0f garbage", b"{not json", b'{"foo": 1}',
+                                 b'[{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]'])
+def test_undecodable(raw):
+    with pytest.raises(UndecodableRecord) as exc:
+        decode_record(raw, max_bytes=MAX)
+    assert exc.value.reason == "malformed" and "\n" not in str(exc.value)
+
+
+def test_invalid_span_ids_skip_only_those_spans():
+    traces = TracesData.FromString(record_of([(TASK, T0)]))
+    spans = traces.resource_spans[0].scope_spans[0].spans
+    n = len(spans)
+    spans[0].span_id = b"\x00" * 8
+    spans[1].trace_id = b"\x01\x02"
+    decoded = decode_record(traces.SerializeToString(), max_bytes=MAX)
+    assert len(decoded.spans) == n - 2
+    assert len(decoded.errors) == 2
+    assert {e.reason for e in decoded.errors} == {"invalid_span"}
+    assert "span_id" in str(decoded.errors[0]) and "trace_id" in str(decoded.errors[1])

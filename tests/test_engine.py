@@ -1,0 +1,276 @@
+"""Task state and detectors through the engine, on spans from the real SDK."""
+
+import random
+
+import pytest
+
+from agentwatch.demo.synth import Step, Task
+from agentwatch.engine import Engine, EngineConfig
+from agentwatch.policy import Policy, parse_policy
+from agentwatch.tasks import MAX_TOOLS, OTHER_LABEL, TaskState
+from otel_helpers import T0, decode, emit, record_of, records_of
+
+
+def run(records: list[bytes], policy: Policy | None = None, flush: bool = True, **cfg):
+    engine = Engine(policy or Policy(), EngineConfig(**cfg))
+    alerts, summaries = [], []
+    for rec in records:
+        out = engine.process(decode(rec))
+        alerts += out.alerts
+        summaries += out.summaries
+    if flush:
+        out = engine.flush()
+        alerts += out.alerts
+        summaries += out.summaries
+    return engine, alerts, summaries
+
+
+def llm(i, o, **kw):
+    return Step("llm", input_tokens=i, output_tokens=o, **kw)
+
+
+def tool(name="search", args=None, **kw):
+    return Step("tool", tool=name, args=args, **kw)
+
+
+def test_no_double_count_of_agent_span_usage():
+    task = Task("bot", [llm(100, 10), tool(args={"a": 1}), llm(200, 20)], agent_usage=True)
+    _, _, (summary,) = run([record_of([(task, T0)])])
+    assert summary["tokens"]["input"] == 300 and summary["tokens"]["output"] == 30
+    assert summary["tokens"]["total"] == 330 and summary["llm_calls"] == 2
+
+
+def test_agent_span_usage_used_when_no_llm_spans():
+    task = Task("bot", [tool(args={"a": 1})], agent_usage=True)
+    spans = decode(record_of([(task, T0)]))
+    (agent,) = [s for s in spans if s.agent_name == "bot"]
+    agent.input_tokens, agent.output_tokens = 500, 50
+    engine = Engine(Policy())
+    engine.process(spans)
+    (summary,) = engine.flush().summaries
+    assert summary["tokens"]["total"] == 550
+
+
+@pytest.mark.parametrize("vocab", ["otel", "traceloop", "openinference", "langfuse", "openlit"])
+@pytest.mark.parametrize("order", ["export", "parents_first", "shuffled"])
+def test_agent_attribution_whatever_the_arrival_order(vocab, order):
+    task = Task("support-bot", [llm(100, 10), tool(args={"a": 1}), llm(50, 5)], vocab=vocab)
+    spans, _ = emit([(task, T0)], service="pod-service")
+    if order == "parents_first":
+        spans = spans[::-1]
+    elif order == "shuffled":
+        random.Random(7).shuffle(spans)
+    from agentwatch.demo.synth import records
+    _, _, (summary,) = run(records(spans, per_record=2))  # also: one trace split over several records
+    assert summary["agent"] == "support-bot"
+    assert summary["service"] == "pod-service"
+    assert summary["tokens"]["total"] == 165 and summary["llm_calls"] == 2 and summary["tool_calls"] == 1
+    assert summary["outcome"] == "ok"
+
+
+def test_trace_split_over_records_is_one_task():
+    tasks = [(Task("a", [llm(10, 1)] * 5), T0), (Task("b", [llm(20, 2)] * 3), T0)]
+    _, _, summaries = run(records_of(tasks, per_record=1))
+    by_agent = {s["agent"]: s for s in summaries}
+    assert len(summaries) == 2
+    assert by_agent["a"]["tokens"]["total"] == 55 and by_agent["b"]["tokens"]["total"] == 66
+
+
+def test_agent_falls_back_to_service_name():
+    spans = [s for s in decode(record_of([(Task("x", [llm(1, 1)]), T0)], service="my-svc")) if s.kind == 1]
+    engine = Engine(Policy())
+    engine.process(spans)
+    (summary,) = engine.flush().summaries
+    assert summary["agent"] == "my-svc" and summary["outcome"] == "timed_out"
+
+
+POLICY = parse_policy("""
+agents:
+  - match: "*"
+    task_tokens: 1000
+    task_cost_usd: 0.01
+    daily_cost_usd: 0.05
+    tool_repeat: 3
+    stall_s: 60
+""")
+
+
+def kinds(alerts):
+    return sorted(a["kind"] for a in alerts)
+
+
+def test_token_budget_fires_once_above_threshold_not_at_it():
+    at = Task("bot", [llm(500, 0), llm(500, 0)])           # exactly 1000: not over
+    over = Task("bot", [llm(500, 0), llm(500, 1), llm(500, 0)])
+    _, alerts, _ = run([record_of([(at, T0)])], POLICY)
+    assert "token_budget" not in kinds(alerts)
+    _, alerts, _ = run(records_of([(over, T0)], per_record=1), POLICY)
+    budget = [a for a in alerts if a["kind"] == "token_budget"]
+    assert len(budget) == 1 and budget[0]["observed"] == 1001 and budget[0]["threshold"] == 1000
+    assert budget[0]["action"] == "terminate" and budget[0]["rule"] == "*/task_tokens"
+
+
+def test_cost_budget_and_daily_budget():
+    # gpt-4o: 2.5 $/M input. 3000 tokens = $0.0075 per call.
+    costly = Task("bot", [llm(3000, 0, model="gpt-4o"), llm(3000, 0, model="gpt-4o")])
+    _, alerts, summaries = run(records_of([(costly, T0)], per_record=1), POLICY)
+    assert kinds(alerts).count("cost_budget") == 1
+    assert summaries[0]["cost_usd"] == pytest.approx(0.015)
+    # Four tasks of $0.015 on one UTC day: the daily $0.05 budget fires once, on the fourth.
+    tasks = [(Task("spender", [llm(3000, 0, model="gpt-4o")] * 2), T0 + i * 10**10) for i in range(6)]
+    _, alerts, _ = run(records_of(tasks), POLICY)
+    daily = [a for a in alerts if a["rule"] == "*/daily_cost_usd"]
+    assert len(daily) == 1 and daily[0]["agent"] == "spender" and daily[0]["observed"] == pytest.approx(0.06)
+
+
+def loop_task(n, args=True, llm_between=True):
+    steps = []
+    for _ in range(n):
+        if llm_between:
+            steps.append(llm(10, 1))
+        steps.append(tool("search", {"q": "paris"} if args else None))
+    return Task("bot", [*steps, llm(10, 1)])
+
+
+@pytest.mark.parametrize("per_record", [None, 100])
+def test_tool_loop_fires_once_at_threshold_not_below(per_record):
+    _, alerts, (summary,) = run(records_of([(loop_task(2), T0)], per_record), POLICY)
+    assert "tool_loop" not in kinds(alerts) and summary["max_tool_repeat"] == 2
+    _, alerts, (summary,) = run(records_of([(loop_task(6), T0)], per_record), POLICY)
+    (loop,) = [a for a in alerts if a["kind"] == "tool_loop"]
+    assert loop["observed"] == 3 and loop["evidence"]["repeats"] == 3
+    assert loop["evidence"]["tool"] == "search" and len(loop["evidence"]["args_sha256"]) == 64
+    assert len(loop["evidence"]["span_ids"]) == 3 and loop["severity"] == "critical"
+    assert summary["max_tool_repeat"] == 6 and summary["alerts"] == ["tool_loop"]
+
+
+def test_loop_run_inside_one_batch_that_then_breaks_is_caught():
+    steps = [tool("search", {"q": 1})] * 3 + [tool("other", {"q": 2})]
+    _, alerts, _ = run([record_of([(Task("bot", steps), T0)])], POLICY)
+    assert kinds(alerts) == ["tool_loop"]
+
+
+def test_different_args_are_not_a_loop():
+    steps = [tool("search", {"q": i}) for i in range(6)]
+    _, alerts, _ = run([record_of([(Task("bot", steps), T0)])], POLICY)
+    assert "tool_loop" not in kinds(alerts)
+
+
+def test_weak_loop_signal_without_arguments():
+    # No arguments, an LLM call between each: not a loop (the weak signal needs consecutive calls).
+    _, alerts, _ = run([record_of([(loop_task(5, args=False), T0)])], POLICY)
+    assert "tool_loop" not in kinds(alerts)
+    _, alerts, _ = run([record_of([(loop_task(3, args=False, llm_between=False), T0)])], POLICY)
+    (loop,) = [a for a in alerts if a["kind"] == "tool_loop"]
+    assert "arguments not recorded" in loop["message"] and loop["evidence"]["args_sha256"] is None
+    assert loop["severity"] == "warning"
+
+
+def test_stall_fires_once_after_stall_s_not_before():
+    stuck = Task("bot", [llm(10, 1), tool(args={"a": 1})], end_root=False)
+    engine, _alerts, _ = run([record_of([(stuck, T0)])], POLICY, flush=False)
+    last = engine.clock_ns
+    assert engine.tick(last + 59 * 10**9).alerts == []
+    out = engine.tick(last + 60 * 10**9)
+    assert kinds(out.alerts) == ["stalled_task"]
+    assert engine.tick(last + 120 * 10**9).alerts == []
+    summaries = engine.tick(last + 901 * 10**9).summaries  # default idle_timeout_s 900
+    assert summaries[0]["outcome"] == "timed_out" and summaries[0]["alerts"] == ["stalled_task"]
+
+
+def test_finished_task_never_stalls_and_closes_after_grace():
+    engine, _, _ = run([record_of([(Task("bot", [llm(1, 1)]), T0)])], POLICY, flush=False)
+    assert engine.tick(engine.clock_ns + 10**9).summaries == []        # within the 2 s grace
+    out = engine.tick(engine.clock_ns + 10**12)
+    assert out.alerts == [] and out.summaries[0]["outcome"] == "ok"
+
+
+def test_error_outcome_and_error_counts():
+    task = Task("bot", [tool("db", {"x": 1}, error_type="TimeoutError"), tool("db", {"x": 2}, error_type="Boom")])
+    _, _, (summary,) = run([record_of([(task, T0)])])
+    assert summary["errors"] == {"TimeoutError": 1, "Boom": 1}
+
+
+def test_alert_ids_are_deterministic_across_replays():
+    recs = records_of([(loop_task(4), T0), (Task("bot", [llm(600, 600)]), T0)], per_record=3)
+    _, a1, _ = run(recs, POLICY)
+    _, a2, _ = run(recs, POLICY)
+    assert [a["alert_id"] for a in a1] == [a["alert_id"] for a in a2] and len(a1) >= 2
+    assert len({a["alert_id"] for a in a1}) == len(a1)
+
+
+def test_alert_text_never_carries_arguments():
+    task = Task("bot", [tool("search", {"q": "secret sk-abcdefghijklmnopqrstuvwx alice@example.com"})] * 3)
+    _, alerts, _ = run([record_of([(task, T0)])], POLICY)
+    text = str(alerts)
+    assert "alice@example.com" not in text and "sk-abcdef" not in text and "secret" not in text
+
+
+# -- bounds ------------------------------------------------------------------------------------------
+
+def test_max_active_tasks_evicts_least_recently_updated():
+    tasks = [(Task(f"bot{i}", [llm(1, 1)], end_root=False), T0 + i * 10**9) for i in range(5)]
+    spans, trace_ids = emit(tasks)
+    from agentwatch.demo.synth import records
+    engine, _, summaries = run(records(spans), flush=False, max_active_tasks=3)
+    assert len(engine.tasks) == 3
+    assert [s["outcome"] for s in summaries] == ["evicted", "evicted"]
+    assert [s["trace_id"] for s in summaries] == trace_ids[:2]
+
+
+def test_late_spans_after_close_are_dropped_and_closed_ids_bounded():
+    spans = decode(record_of([(Task("bot", [llm(1, 1), llm(2, 2)]), T0)]))
+    engine = Engine(Policy(), EngineConfig(max_closed=2))
+    engine.process(spans[1:])  # everything but the first child
+    engine.flush()
+    assert engine.process(spans[:1]).summaries == [] and engine.tasks == {}
+    for i in range(3):
+        engine.process(decode(record_of([(Task(f"x{i}", [llm(1, 1)]), T0)])))
+        engine.flush()
+    assert len(engine.closed) == 2
+
+
+def test_per_task_maps_are_capped():
+    steps = [tool(f"tool{i}", {"i": i}) for i in range(MAX_TOOLS + 20)]
+    _, _, (summary,) = run([record_of([(Task("bot", steps), T0)])])
+    assert len(summary["tools"]) == MAX_TOOLS and summary["tools"][OTHER_LABEL] == 21
+    assert summary["tool_calls"] == MAX_TOOLS + 20
+
+
+def test_task_state_size_does_not_grow_with_spans():
+    import orjson
+    engine = Engine(Policy())
+    sizes = []
+    for n in (10, 1000):
+        task = Task("bot", [llm(1, 1), tool("t", {"a": 1})] * (n // 2), end_root=False)
+        engine.process(decode(record_of([(task, T0)])))
+        (state,) = [t for t in engine.tasks.values() if t.llm_calls == n // 2]
+        sizes.append(len(orjson.dumps(state.to_dict())))
+    assert sizes[1] < sizes[0] * 1.2
+
+
+def test_alert_rate_bound_per_agent_kind():
+    tasks = [(loop_task(3), T0 + i) for i in range(10)]
+    policy = parse_policy('agents:\n  - match: "*"\n    tool_repeat: 3\n')
+    _engine, alerts, summaries = run([record_of(tasks)], policy, max_alerts_per_minute=4)
+    assert kinds(alerts).count("tool_loop") == 4
+    assert sum(s["alerts"].count("tool_loop") for s in summaries) == 10
+
+
+def test_conversation_task_key_joins_traces():
+    a = Task("bot", [llm(10, 1)], conversation_id="c1")
+    b = Task("bot", [llm(20, 2)], conversation_id="c1")
+    _engine, _, summaries = run([record_of([(a, T0), (b, T0 + 10**10)])], task_key="conversation")
+    assert len(summaries) == 1 and summaries[0]["tokens"]["total"] == 33
+    assert summaries[0]["task_id"] == "c1"
+
+
+def test_snapshot_restore_round_trip():
+    engine, _, _ = run([record_of([(loop_task(2), T0)])], POLICY, flush=False)
+    snap = engine.snapshot()
+    import orjson
+    other = Engine(POLICY)
+    other.restore(orjson.loads(orjson.dumps(snap)))
+    assert orjson.loads(orjson.dumps(other.snapshot())) == orjson.loads(orjson.dumps(snap))
+    (t,) = other.tasks.values()
+    assert isinstance(t, TaskState) and t.repeat == 2
