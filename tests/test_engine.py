@@ -241,7 +241,7 @@ def test_task_state_size_does_not_grow_with_spans():
     import orjson
     engine = Engine(Policy())
     sizes = []
-    for n in (10, 1000):
+    for n in (200, 2000):  # both past the loop window: size must not grow with spans
         task = Task("bot", [llm(1, 1), tool("t", {"a": 1})] * (n // 2), end_root=False)
         engine.process(decode(record_of([(task, T0)])))
         (state,) = [t for t in engine.tasks.values() if t.llm_calls == n // 2]
@@ -273,4 +273,24 @@ def test_snapshot_restore_round_trip():
     other.restore(orjson.loads(orjson.dumps(snap)))
     assert orjson.loads(orjson.dumps(other.snapshot())) == orjson.loads(orjson.dumps(snap))
     (t,) = other.tasks.values()
-    assert isinstance(t, TaskState) and t.repeat == 2
+    assert isinstance(t, TaskState) and t.loop_state[1] == 2 and t.max_repeat == 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_loop_found_whatever_the_record_order(seed):
+    # A trace split into one-span records that arrive shuffled (records of one trace on several
+    # input partitions): the loop is still judged in start order.
+    spans, _ = emit([(loop_task(4), T0)])
+    random.Random(seed).shuffle(spans)
+    from agentwatch.demo.synth import records
+    _, alerts, (summary,) = run(records(spans), POLICY)
+    assert kinds(alerts) == ["tool_loop"]
+    assert summary["max_tool_repeat"] == 4
+
+
+def test_loop_window_is_bounded():
+    steps = [tool("search", {"i": i}) for i in range(200)]
+    engine, _, _ = run([record_of([(Task("bot", steps, end_root=False), T0)])], POLICY, flush=False)
+    (task,) = engine.tasks.values()
+    from agentwatch.tasks import MAX_RECENT
+    assert len(task.recent) == MAX_RECENT and task.max_repeat == 1

@@ -41,9 +41,29 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .settings import SettingsError, from_env
+    from .stream.run import run_worker
+
+    try:
+        settings = from_env(brokers=args.brokers, policy=args.policy, metrics_port=args.metrics_port)
+    except SettingsError as exc:
+        print(f"agentwatch run: {exc}", file=sys.stderr)
+        return 2
+    return run_worker(settings, embedded_broker=args.embedded_broker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start a worker (add replicas to scale; Kafka splits partitions)")
+    run.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
+    run.add_argument("--policy", help="default: $AGENTWATCH_POLICY or built-in defaults")
+    run.add_argument("--metrics-port", type=int, help="default: $AGENTWATCH_METRICS_PORT or 9464")
+    run.add_argument("--embedded-broker", action="store_true",
+                     help="tune for the local tansu broker (fast group joins, one record per produce batch); "
+                          "never against real Kafka")
+    run.set_defaults(func=_run)
     rp = sub.add_parser("replay", help="run the detectors offline over files of OTLP records")
     rp.add_argument("files", nargs="+", type=Path,
                     help="length-prefixed TracesData (.otlp), OTLP JSON, or JSONL of otlp_json records")

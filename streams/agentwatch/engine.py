@@ -17,6 +17,7 @@ Bounds (each enforced here, each tested):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .detectors.budget import DailyCost, check_task_budgets
@@ -86,6 +87,9 @@ class Engine:
         self.daily = DailyCost()
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
         self.clock_ns = 0                          # newest span end time seen
+        # Changes since `take_changes` (the worker persists them): tasks updated, tasks closed.
+        self.dirty: set[str] = set()
+        self.removed: list[str] = []
 
     # -- input ------------------------------------------------------------------------------------
     def task_key(self, span: Span) -> str:
@@ -125,6 +129,7 @@ class Engine:
                     self._close(next(iter(self.tasks.values())), "evicted", out)
                 task = TaskState(key, group[0].trace_id, group[0].resource)
             self.tasks[key] = task
+            self.dirty.add(key)
             rule = self.policy.rule_for(task.agent)
             task.loop_threshold = rule.tool_repeat or 0
             task.apply(group, self.pricer)
@@ -227,11 +232,33 @@ class Engine:
         out.summaries.append(summary)
         self.observer.task_closed(summary)
         del self.tasks[task.task_id]
+        self.dirty.discard(task.task_id)
+        self.removed.append(task.task_id)
         if len(self.closed) >= self.config.max_closed:
             del self.closed[next(iter(self.closed))]
         self.closed[task.task_id] = None
 
     # -- persistence ----------------------------------------------------------------------------------
+    def take_changes(self) -> tuple[list[TaskState], list[str]]:
+        """Tasks changed and task IDs closed since the last call (what a changelog must record)."""
+        changed = [self.tasks[k] for k in self.dirty if k in self.tasks]
+        removed = self.removed
+        self.dirty, self.removed = set(), []
+        return changed, removed
+
+    def adopt(self, task: TaskState) -> None:
+        """Take over a task recovered from the changelog (after a restart or rebalance)."""
+        if task.task_id not in self.tasks and task.task_id not in self.closed:
+            self.tasks[task.task_id] = task
+
+    def drop(self, keep: Callable[[str], bool]) -> int:
+        """Forget (without closing) the tasks another worker now owns; returns how many."""
+        gone = [k for k in self.tasks if not keep(k)]
+        for k in gone:
+            del self.tasks[k]
+            self.dirty.discard(k)
+        return len(gone)
+
     def snapshot(self) -> dict[str, Any]:
         """All state as plain data (for a changelog); `restore` is its inverse."""
         return {

@@ -18,6 +18,7 @@ Rules that make the totals right on real traces (shared/reference/otel-kafka-gen
 
 from __future__ import annotations
 
+from bisect import insort
 from typing import Any
 
 from .model import AGENT, LLM, TOOL, Resource, Span
@@ -29,6 +30,7 @@ MAX_ERROR_TYPES = 32
 MAX_SCORES = 16
 MAX_EVIDENCE = 8
 MAX_PENDING = 64
+MAX_RECENT = 64  # calls kept for loop judging: the reorder window for late arrivals
 OTHER_LABEL = "__other__"
 
 # Ranks of the evidence for a task's agent.
@@ -46,30 +48,28 @@ class TaskState:
     """Everything agentwatch keeps about one open task."""
 
     __slots__ = (
+        "_reordered",
         "agent",
         "agent_rank",
         "agent_start_ns",
         "alerts",
-        "args_seen",
         "conversation_id",
         "cost_unbilled",
         "cost_unknown_calls",
         "cost_usd",
         "end_ns",
         "errors",
-        "evidence",
         "fired",
-        "last_sig",
-        "last_tool_start_ns",
         "llm_calls",
-        "llm_since_tool",
+        "loop_base",
         "loop_hit",
+        "loop_state",
         "loop_threshold",
         "max_repeat",
         "models",
         "pending_llm",
         "pending_tools",
-        "repeat",
+        "recent",
         "resource",
         "root_end_ns",
         "root_error",
@@ -110,13 +110,15 @@ class TaskState:
         self.tools: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self.scores: dict[str, list[float]] = {}   # name -> [sum, n]
-        self.last_sig: str | None = None
-        self.args_seen = False                      # whether the current repeat run carries arguments
-        self.last_tool_start_ns = 0
-        self.llm_since_tool = False
-        self.repeat = 0
         self.max_repeat = 0
-        self.evidence: list[str] = []
+        # Loop judging: tool and LLM calls in start order. `recent` holds the last MAX_RECENT calls as
+        # [start_ns, span_id, signature or None for an LLM call, has_args]; calls that fall out of it are
+        # folded into `loop_base`. `loop_state` is the run after the last call: [signature, run length,
+        # args_seen, llm_since_tool, evidence span IDs]. A call arriving late (from another record) is
+        # inserted in order and the run recomputed from `loop_base`, so arrival order does not matter.
+        self.recent: list[list[Any]] = []
+        self.loop_base: list[Any] = [None, 0, False, False, []]
+        self.loop_state: list[Any] = [None, 0, False, False, []]
         # Set by the engine from the agent's rule before each batch: the run length that makes a loop.
         self.loop_threshold = 0
         # [tool, args_sha256 or "", args_seen, span_ids, end_ns, repeats] of the first run that reached the threshold.
@@ -145,6 +147,7 @@ class TaskState:
         """Fold a batch of this task's spans into the state. `spans` may arrive in any order."""
         if len(spans) > 1:
             spans.sort(key=_start)
+        self._reordered = False
         for s in spans:
             if self.start_ns == 0 or s.start_ns < self.start_ns:
                 self.start_ns = s.start_ns
@@ -171,6 +174,8 @@ class TaskState:
                 self.root_error = s.error
                 if self.agent_rank < RANK_SERVICE and s.resource.service:
                     self.agent, self.agent_rank = s.resource.service, RANK_SERVICE
+        if self._reordered:
+            self._rejudge()
 
     def add_score(self, name: str, score: float) -> None:
         if name not in self.scores and len(self.scores) >= MAX_SCORES:
@@ -181,7 +186,7 @@ class TaskState:
 
     def _llm(self, s: Span, pricer: Pricer) -> None:
         self.llm_calls += 1
-        self.llm_since_tool = True
+        self._call([s.start_ns, "", None, False])
         i, o = s.input_tokens or 0, s.output_tokens or 0
         c, r = s.cache_read_tokens or 0, s.reasoning_tokens or 0
         self.tok_in += i
@@ -223,27 +228,49 @@ class TaskState:
         if key not in self.pending_tools and len(self.pending_tools) >= MAX_PENDING:
             key = (OTHER_LABEL, key[1])
         self.pending_tools[key] = self.pending_tools.get(key, 0) + 1
-        if s.start_ns < self.last_tool_start_ns:
-            return  # late arrival: counted, not judged for loops
-        self.last_tool_start_ns = s.start_ns
-        has_args = s.args_hash is not None
-        sig = f"{name}\x00{s.args_hash or ''}"
+        self._call([s.start_ns, s.span_id, f"{name}\x00{s.args_hash or ''}", s.args_hash is not None])
+
+    # -- loop judging ------------------------------------------------------------------------------
+    def _call(self, call: list[Any]) -> None:
+        recent = self.recent
+        if not recent or call[0] >= recent[-1][0]:
+            recent.append(call)
+            self._step(self.loop_state, call)
+        else:
+            insort(recent, call, key=_first)
+            self._reordered = True
+        if len(recent) > MAX_RECENT:
+            self._step(self.loop_base, recent.pop(0))
+
+    def _rejudge(self) -> None:
+        self._reordered = False
+        state = [*self.loop_base[:4], list(self.loop_base[4])]
+        for call in self.recent:
+            self._step(state, call)
+        self.loop_state = state
+
+    def _step(self, state: list[Any], call: list[Any]) -> None:
+        sig, has_args = call[2], call[3]
+        if sig is None:  # an LLM call
+            state[3] = True
+            return
         # Same tool + same arguments repeats whatever the LLM did between; without arguments the
         # weaker signal only holds while no LLM call came between (contract §4).
-        if sig == self.last_sig and (has_args or not self.llm_since_tool):
-            self.repeat += 1
+        if sig == state[0] and (has_args or not state[3]):
+            state[1] += 1
         else:
-            self.last_sig = sig
-            self.args_seen = has_args
-            self.repeat = 1
-            self.evidence = []
-        if len(self.evidence) < MAX_EVIDENCE:
-            self.evidence.append(s.span_id)
-        self.llm_since_tool = False
-        if self.repeat > self.max_repeat:
-            self.max_repeat = self.repeat
-        if self.repeat == self.loop_threshold and self.loop_hit is None:
-            self.loop_hit = [name, s.args_hash or "", has_args, list(self.evidence), s.end_ns, self.repeat]
+            state[0], state[1], state[2], state[4] = sig, 1, has_args, []
+        if len(state[4]) < MAX_EVIDENCE:
+            state[4].append(call[1])
+        state[3] = False
+        run = state[1]
+        if state is self.loop_base:
+            return
+        if run > self.max_repeat:
+            self.max_repeat = run
+        if run == self.loop_threshold and self.loop_hit is None:
+            tool, _, args_hash = sig.partition("\x00")
+            self.loop_hit = [tool, args_hash, has_args, list(state[4]), call[0], run]
 
     def _agent_span(self, s: Span) -> None:
         name = s.agent_name or s.agent_id
@@ -263,7 +290,7 @@ class TaskState:
 
     # -- persistence (changelog) ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__slots__}
+        d = {k: getattr(self, k) for k in self.__slots__ if k[0] != "_"}
         d["resource"] = self.resource.as_tuple()
         d["pending_llm"] = [[*k, *v] for k, v in self.pending_llm.items()]
         d["pending_tools"] = [[*k, v] for k, v in self.pending_tools.items()]
@@ -273,7 +300,9 @@ class TaskState:
     def from_dict(cls, d: dict[str, Any]) -> TaskState:
         t = cls.__new__(cls)
         for k in cls.__slots__:
-            setattr(t, k, d[k])
+            if k[0] != "_":
+                setattr(t, k, d[k])
+        t._reordered = False
         t.resource = Resource(*d["resource"])
         t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
         t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}
@@ -282,3 +311,7 @@ class TaskState:
 
 def _start(s: Span) -> int:
     return s.start_ns
+
+
+def _first(call: list[Any]) -> int:
+    return call[0]

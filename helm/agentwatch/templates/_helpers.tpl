@@ -1,0 +1,73 @@
+{{- define "agentwatch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "agentwatch.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "agentwatch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "agentwatch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "agentwatch.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "agentwatch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: agentwatch
+{{- end }}
+
+{{- define "agentwatch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "agentwatch.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "agentwatch.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* kafka://a:9092;kafka://b:9092 -> a:9092,b:9092 (KEDA's bootstrapServers form) */}}
+{{- define "agentwatch.bootstrapServers" -}}
+{{- if .Values.keda.bootstrapServers }}
+{{- .Values.keda.bootstrapServers }}
+{{- else }}
+{{- .Values.kafka.brokers | replace "kafka://" "" | replace ";" "," | replace " " "" }}
+{{- end }}
+{{- end }}
+
+{{- define "agentwatch.sasl" -}}
+{{- hasPrefix "SASL_" (.Values.kafka.securityProtocol | upper) }}
+{{- end }}
+
+{{- define "agentwatch.tls" -}}
+{{- has (.Values.kafka.securityProtocol | upper) (list "SSL" "SASL_SSL") }}
+{{- end }}
+
+{{- define "agentwatch.validate" -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
+{{- fail "autoscaling.enabled and keda.enabled are mutually exclusive: KEDA creates its own HorizontalPodAutoscaler" }}
+{{- end }}
+{{- if and (eq (include "agentwatch.sasl" .) "true") (not .Values.kafka.existingSecret) }}
+{{- fail "kafka.existingSecret is required when kafka.securityProtocol is SASL_PLAINTEXT or SASL_SSL" }}
+{{- end }}
+{{- if and .Values.kafka.caKey (not .Values.kafka.existingSecret) }}
+{{- fail "kafka.caKey needs kafka.existingSecret (the Secret holding the CA)" }}
+{{- end }}
+{{- if and .Values.config.inputKeyedByTrace (ne .Values.config.taskKey "trace") }}
+{{- fail "config.inputKeyedByTrace=true only applies with config.taskKey=trace" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,234 @@
+"""The Faust app: a thin shell that moves bytes between Kafka and the pure core (`engine.Engine`).
+
+    otlp_spans --route--> agentwatch-spans-by-task --aggregate--> agentwatch.alerts / agentwatch.tasks
+        (decode; DLQ)      (one message per input record    (Engine per worker; state in the
+                            and destination partition)        `task_state` table, changelog-backed)
+
+- `route` decodes each input record and re-keys its spans by task: all spans of a record bound for
+  one partition travel as one message (never one per span or per task), so a trace split across
+  input partitions meets on one partition of the internal topic.
+- `aggregate` folds each message into the worker's Engine, publishes alerts and task summaries, and
+  writes each task touched by the message once to the `task_state` table (a changelog record per
+  task per message, not per span). Closed tasks are deleted from it.
+- A 1 s timer closes finished tasks, detects stalls and idle timeouts on the event-time clock.
+- On rebalance the worker drops tasks it no longer owns and adopts the recovered ones it now owns.
+
+Delivery is at-least-once: input offsets are committed after processing; alerts carry deterministic
+IDs, and what fired is part of the task's persisted state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.partitioner import murmur2
+
+from ..engine import Engine, EngineConfig
+from ..otlp.decode import RecordError, decode_record
+from ..policy import Policy
+from ..settings import Settings
+from ..sinks.metrics import Metrics
+from ..tasks import TaskState
+from .http import Health
+from .kafka_admin import bootstrap_from_url
+from .logs import json_handler
+from .wire import decode_spans, encode_spans
+
+log = logging.getLogger("agentwatch.worker")
+
+INTERNAL_TOPIC = "agentwatch-spans-by-task"
+TABLE = "task_state"
+TICK_S = 1.0
+IDLE_ADVANCE_S = 2.0  # with no input for this long, the clock follows the wall clock (caught up)
+
+# Timeouts for the demo and tests (fast group joins); production keeps Faust's defaults.
+FAST_SETTINGS: dict[str, Any] = {
+    "broker_session_timeout": 6.0, "broker_heartbeat_interval": 0.5, "broker_rebalance_timeout": 6.0,
+    "broker_max_poll_interval": 30.0, "broker_commit_interval": 1.0,
+}
+# tansu misreports high watermarks for multi-record batches, which breaks table recovery: one record
+# per produce batch. Only against the embedded broker; real Kafka needs no such thing.
+TANSU_SETTINGS: dict[str, Any] = {"producer_max_batch_size": 1}
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (murmur2, as the table's changelog uses)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def _credentials(s: Settings) -> Any:
+    if not s.security_protocol or s.security_protocol.upper() == "PLAINTEXT":
+        return None
+    import ssl
+
+    context = ssl.create_default_context(cafile=s.ssl_cafile or None)
+    if s.security_protocol.upper().startswith("SASL"):
+        return faust.SASLCredentials(username=s.sasl_username, password=s.sasl_password,
+                                     mechanism=s.sasl_mechanism or "PLAIN",
+                                     ssl_context=context if s.security_protocol.upper() == "SASL_SSL" else None)
+    return faust.SSLCredentials(context)
+
+
+class Worker:
+    """One agentwatch worker: the Faust app, its topics and table, the Engine, metrics and health."""
+
+    def __init__(self, settings: Settings, policy: Policy, metrics: Metrics, health: Health,
+                 *, embedded_broker: bool = False) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.health = health
+        self.partitions = settings.partitions
+        self.engine = Engine(policy, EngineConfig(
+            task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
+            close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
+        ), observer=metrics)
+        self._last_input = 0.0
+        self._partition_cache: dict[str, int] = {}
+        conf: dict[str, Any] = {}
+        if embedded_broker:
+            conf.update(FAST_SETTINGS)
+            conf.update(TANSU_SETTINGS)
+        self.app = faust.App(
+            "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
+            datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest", broker_credentials=_credentials(settings),
+            key_serializer="raw", value_serializer="raw", loghandlers=[json_handler()], **conf,
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        app = self.app
+        self.spans_topic = app.topic(settings.spans_topic, **raw)
+        self.internal = app.topic(INTERNAL_TOPIC, partitions=settings.partitions, internal=True, **raw)
+        self.alerts = app.topic(settings.alerts_topic, **raw)
+        self.tasks_topic = app.topic(settings.tasks_topic, **raw)
+        self.dlq = app.topic(settings.dlq_topic, **raw)
+        self.table = app.Table(TABLE, partitions=settings.partitions, use_partitioner=True, key_type=bytes,
+                               value_type=bytes)
+        app.agent(self.spans_topic, name="agentwatch.route")(self._route)
+        app.agent(self.internal, name="agentwatch.aggregate")(self._aggregate)
+        app.timer(TICK_S, name="agentwatch.tick")(self._tick)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
+
+    # -- route: input records -> spans by task partition ---------------------------------------------
+    def _partition(self, key: str) -> int:
+        p = self._partition_cache.get(key)
+        if p is None:
+            if len(self._partition_cache) >= 100_000:
+                self._partition_cache.clear()
+            p = self._partition_cache[key] = partition_for(key, self.partitions)
+        return p
+
+    async def _route(self, stream: Any) -> None:
+        s = self.settings
+        async for event in stream.events():
+            msg = event.message
+            self._last_input = time.monotonic()
+            value = msg.value or b""
+            try:
+                decoded = decode_record(value, max_bytes=s.max_record_bytes, encoding=s.spans_encoding)
+            except RecordError as exc:
+                self.metrics.record(exc.reason)
+                await self._dead_letter(msg, exc.reason, str(exc))
+                continue
+            self.metrics.record("ok")
+            if decoded.errors:
+                first = decoded.errors[0]
+                await self._dead_letter(msg, first.reason,
+                                        f"{len(decoded.errors)} invalid span(s) skipped, the rest processed: {first}",
+                                        partial=True)
+            by_partition: dict[int, list[Any]] = {}
+            key_of = self.engine.task_key
+            for span in decoded.spans:
+                by_partition.setdefault(self._partition(key_of(span)), []).append(span)
+            for p, spans in by_partition.items():
+                await self.internal.send(key=None, value=encode_spans(spans), partition=p)
+
+    async def _dead_letter(self, msg: Any, reason: str, error: str, partial: bool = False) -> None:
+        self.metrics.dead_letter(reason)
+        headers = [
+            ("agentwatch.error", error.splitlines()[0][:500].encode()),
+            ("agentwatch.reason", reason.encode()),
+            ("agentwatch.source.topic", str(msg.topic).encode()),
+            ("agentwatch.source.partition", str(msg.partition).encode()),
+            ("agentwatch.source.offset", str(msg.offset).encode()),
+        ]
+        if partial:
+            headers.append(("agentwatch.partial", b"true"))
+        log.warning("record sent to the dead-letter topic", extra={"fields": {
+            "reason": reason, "error": error[:300], "topic": msg.topic, "partition": msg.partition,
+            "offset": msg.offset}})
+        await self.dlq.send(key=msg.key, value=msg.value, headers=headers)
+
+    # -- aggregate: spans -> task state -> alerts, summaries, table ------------------------------
+    async def _aggregate(self, stream: Any) -> None:
+        async for value in stream:
+            try:
+                spans = decode_spans(value)
+            except (ValueError, TypeError) as exc:  # written by another agentwatch version?
+                log.error("unreadable internal span batch skipped", extra={"fields": {"error": str(exc)[:300]}})
+                continue
+            out = self.engine.process(spans)
+            await self._publish(out)
+
+    async def _tick(self) -> None:
+        self.health.beat()
+        wall = time.time_ns()
+        idle = time.monotonic() - self._last_input >= IDLE_ADVANCE_S
+        now = max(self.engine.clock_ns, wall) if idle else self.engine.clock_ns
+        if now:
+            await self._publish(self.engine.tick(now))
+        if self.engine.clock_ns:
+            self.metrics.lag.set(max(0.0, (wall - self.engine.clock_ns) / 1e9))
+        self.metrics.active_tasks.set(len(self.engine.tasks))
+
+    async def _publish(self, out: Any) -> None:
+        for alert in out.alerts:
+            await self.alerts.send(key=alert["task_id"].encode(), value=orjson.dumps(alert))
+        for summary in out.summaries:
+            await self.tasks_topic.send(key=summary["agent"].encode(), value=orjson.dumps(summary))
+        changed, removed = self.engine.take_changes()
+        table = self.table
+        for task in changed:
+            table[task.task_id.encode()] = orjson.dumps(task.to_dict())
+        for task_id in removed:
+            table.pop(task_id.encode(), None)
+
+    # -- rebalance ---------------------------------------------------------------------------------
+    def _owned(self) -> set[int]:
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == INTERNAL_TOPIC}
+
+    async def _on_partitions_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        self.health.ready = False
+        self.health.reason = "rebalancing"
+
+    async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
+        owned = self._owned()
+        dropped = self.engine.drop(lambda key: self._partition(key) in owned)
+        adopted = 0
+        for key, raw in list(self.table.items()):
+            task_id = key.decode() if isinstance(key, bytes) else key
+            if self._partition(task_id) in owned and task_id not in self.engine.tasks:
+                self.engine.adopt(TaskState.from_dict(orjson.loads(raw)))
+                adopted += 1
+        self.health.ready = bool(owned)
+        self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"
+        log.info("rebalance complete", extra={"fields": {
+            "partitions": sorted(owned), "tasks_adopted": adopted, "tasks_dropped": dropped,
+            "active_tasks": len(self.engine.tasks)}})
+
+
+def topics_to_create(s: Settings) -> dict[str, int]:
+    """Topics agentwatch creates when missing (the Collector's topic too, so a fresh cluster works)."""
+    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, s.alerts_topic: s.partitions,
+              s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
+    if s.logs_topic:
+        topics[s.logs_topic] = s.partitions
+    return topics
+
+
+def bootstrap(s: Settings) -> str:
+    return bootstrap_from_url(s.brokers)

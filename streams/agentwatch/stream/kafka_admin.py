@@ -1,0 +1,311 @@
+"""Kafka administration for agentwatch: the one module that wraps confluent-kafka's AdminClient.
+
+Everything here is synchronous, bounded by an explicit deadline, and raises `KafkaAdminError` subclasses,
+so callers (the worker's startup, `agentwatch doctor`, the demo, tests) never import confluent_kafka.
+
+Topic metadata is always read with a whole-cluster metadata request, never one naming topics: tansu (and
+Kafka with `auto.create.topics.enable`) creates a topic as a side effect of being asked about it by name.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, OffsetSpec
+
+__all__ = [
+    "BrokerUnreachable",
+    "KafkaAdminError",
+    "bootstrap_from_url",
+    "ensure_topics",
+    "group_lag",
+    "kafka_security_config",
+    "topic_partitions",
+    "wait_for_broker",
+]
+
+log = logging.getLogger("agentwatch.kafka")
+
+DEFAULT_PORT = 9092
+_SECURITY_PROTOCOLS = ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+
+
+class KafkaAdminError(RuntimeError):
+    """A Kafka administrative request failed."""
+
+
+class BrokerUnreachable(KafkaAdminError):
+    """No broker answered a metadata request within the allowed time."""
+
+
+# -- configuration ------------------------------------------------------------------------------------------
+
+
+def bootstrap_from_url(url: str) -> str:
+    """Faust broker URL(s) -> librdkafka bootstrap servers.
+
+    "kafka://h:p,h2:p2" -> "h:p,h2:p2"; Faust's ";"-separated form "kafka://h:p;kafka://h2:p2" and bare
+    "h:p" are accepted too; a missing port becomes 9092 (Faust's default).
+    """
+    hosts: list[str] = []
+    for part in url.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        part = part.split("/", 1)[0]
+        if not part:
+            continue
+        has_port = part.rsplit(":", 1)[-1].isdigit() and (not part.startswith("[") or "]:" in part)
+        hosts.append(part if has_port else f"{part}:{DEFAULT_PORT}")
+    if not hosts:
+        raise ValueError(f"no broker address in {url!r}")
+    return ",".join(hosts)
+
+
+def _setting(settings: Any, name: str) -> str | None:
+    """Read SECURITY_PROTOCOL etc. from a mapping (env-style keys, with or without AGENTWATCH_, any case) or
+    from an object's lowercase attributes (a Settings instance)."""
+    if isinstance(settings, Mapping):
+        for key in (f"AGENTWATCH_{name}", name, f"agentwatch_{name}".lower(), name.lower()):
+            if key in settings:
+                value = settings[key]
+                break
+        else:
+            return None
+    else:
+        value = getattr(settings, name.lower(), None)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str, str]:
+    """AGENTWATCH_SECURITY_PROTOCOL / SASL_MECHANISM / SASL_USERNAME / SASL_PASSWORD / SSL_CAFILE -> librdkafka
+    keys (`security.protocol`, `sasl.mechanism`, `sasl.username`, `sasl.password`, `ssl.ca.location`).
+
+    Unset or empty values are left out (librdkafka defaults apply). Raises ValueError on combinations that
+    librdkafka would accept but silently ignore or misuse (SASL credentials without a SASL protocol, SASL
+    without a mechanism — librdkafka would fall back to GSSAPI).
+    """
+    if settings is None:
+        return {}
+    out: dict[str, str] = {}
+    protocol = _setting(settings, "SECURITY_PROTOCOL")
+    mechanism = _setting(settings, "SASL_MECHANISM")
+    username = _setting(settings, "SASL_USERNAME")
+    password = _setting(settings, "SASL_PASSWORD")
+    cafile = _setting(settings, "SSL_CAFILE")
+
+    if protocol is not None:
+        protocol = protocol.lower().replace("-", "_")
+        if protocol not in _SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"AGENTWATCH_SECURITY_PROTOCOL={protocol!r}: expected one of {', '.join(_SECURITY_PROTOCOLS)}"
+            )
+        out["security.protocol"] = protocol
+    is_sasl = protocol is not None and protocol.startswith("sasl_")
+
+    if mechanism is not None:
+        mechanism = mechanism.upper().replace("_", "-")
+        mechanism = {"SCRAM-SHA256": "SCRAM-SHA-256", "SCRAM-SHA512": "SCRAM-SHA-512"}.get(mechanism, mechanism)
+        if mechanism not in _SASL_MECHANISMS:
+            raise ValueError(f"AGENTWATCH_SASL_MECHANISM={mechanism!r}: expected one of {', '.join(_SASL_MECHANISMS)}")
+    if (mechanism or username or password) and not is_sasl:
+        raise ValueError("AGENTWATCH_SASL_* is set but AGENTWATCH_SECURITY_PROTOCOL is not SASL_PLAINTEXT or SASL_SSL")
+    if is_sasl:
+        if mechanism is None:
+            raise ValueError(f"AGENTWATCH_SECURITY_PROTOCOL={protocol} needs AGENTWATCH_SASL_MECHANISM")
+        if mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512") and not (username and password):
+            raise ValueError(f"SASL {mechanism} needs AGENTWATCH_SASL_USERNAME and AGENTWATCH_SASL_PASSWORD")
+        out["sasl.mechanism"] = mechanism
+        if username is not None:
+            out["sasl.username"] = username
+        if password is not None:
+            out["sasl.password"] = password
+    if cafile is not None:
+        out["ssl.ca.location"] = cafile
+    return out
+
+
+def _admin(bootstrap: str, security: Mapping[str, str] | None, timeout_s: float) -> AdminClient:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        # Reconnect quickly: the default backoff grows to 10 s, longer than a whole probe.
+        "reconnect.backoff.ms": 50,
+        "reconnect.backoff.max.ms": 500,
+        "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
+        # librdkafka's own log lines go through Python logging instead of straight to stderr.
+        "logger": log,
+        "log.connection.close": False,
+    }
+    conf.update(security or {})
+    return AdminClient(conf)
+
+
+def _err_text(exc: KafkaException) -> str:
+    err = exc.args[0] if exc.args else None
+    return err.str() if isinstance(err, KafkaError) else str(exc)
+
+
+def _metadata(admin: AdminClient, bootstrap: str, timeout_s: float) -> ClusterMetadata:
+    try:
+        return admin.list_topics(timeout=max(timeout_s, 0.1))
+    except KafkaException as exc:
+        why = _err_text(exc)
+        raise BrokerUnreachable(f"Kafka broker at {bootstrap} did not answer within {timeout_s:g}s ({why})") from exc
+
+
+# -- broker and topics --------------------------------------------------------------------------------------
+
+
+def wait_for_broker(bootstrap: str, timeout_s: float, security: Mapping[str, str] | None = None) -> None:
+    """Return once a broker answers a metadata request; raise `BrokerUnreachable` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    admin = _admin(bootstrap, security, timeout_s)
+    last = "no answer"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            md = admin.list_topics(timeout=min(remaining, 2.0))
+        except KafkaException as exc:
+            last = _err_text(exc)
+            continue
+        if md.brokers:
+            return
+        last = "metadata without brokers"
+    raise BrokerUnreachable(f"Kafka broker at {bootstrap} unreachable after {timeout_s:g}s ({last})")
+
+
+def _partition_counts(md: ClusterMetadata) -> dict[str, int]:
+    return {name: len(t.partitions) for name, t in md.topics.items() if t.error is None}
+
+
+def topic_partitions(
+    bootstrap: str, names: Iterable[str], security: Mapping[str, str] | None = None, timeout_s: float = 10.0
+) -> dict[str, int | None]:
+    """name -> partition count, or None for a topic that does not exist. Never creates a topic."""
+    counts = _partition_counts(_metadata(_admin(bootstrap, security, timeout_s), bootstrap, timeout_s))
+    return {name: counts.get(name) for name in names}
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Mapping[str, int],
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+    security: Mapping[str, str] | None = None,
+    *,
+    replication_factor: int = -1,
+    timeout_s: float = 30.0,
+) -> dict[str, int]:
+    """Create the missing topics with the given partition counts; leave existing ones as they are.
+
+    Returns name -> actual partition count for every requested topic (an existing topic may differ from
+    the request: the caller decides whether that matters). `replication_factor=-1` takes the broker's
+    default. A concurrent creator (another replica starting) is tolerated.
+    """
+    deadline = time.monotonic() + timeout_s
+    admin = _admin(bootstrap, security, timeout_s)
+    existing = _partition_counts(_metadata(admin, bootstrap, timeout_s))
+    missing = [
+        NewTopic(
+            name, num_partitions=n, replication_factor=replication_factor, config=dict((configs or {}).get(name, {}))
+        )
+        for name, n in topics.items()
+        if name not in existing
+    ]
+    if missing:
+        remaining = max(deadline - time.monotonic(), 1.0)
+        futures = admin.create_topics(missing, operation_timeout=remaining, request_timeout=remaining)
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout=max(deadline - time.monotonic(), 0.1))
+            except concurrent.futures.TimeoutError as exc:
+                raise KafkaAdminError(f"creating topic {name!r} on {bootstrap} timed out") from exc
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                raise KafkaAdminError(f"creating topic {name!r} on {bootstrap} failed: {exc}") from exc
+    # Metadata may lag a successful create on a real cluster: re-read until every topic shows up.
+    while True:
+        counts = _partition_counts(_metadata(admin, bootstrap, max(deadline - time.monotonic(), 0.1)))
+        absent = [name for name in topics if not counts.get(name)]
+        if not absent:
+            return {name: counts[name] for name in topics}
+        if time.monotonic() >= deadline:
+            raise KafkaAdminError(f"topics {absent} not visible on {bootstrap} after {timeout_s:g}s")
+        time.sleep(0.1)
+
+
+# -- consumer groups ---------------------------------------------------------------------------------------
+
+
+def group_lag(
+    bootstrap: str,
+    group: str,
+    topics: Iterable[str],
+    timeout_s: float,
+    security: Mapping[str, str] | None = None,
+) -> dict[tuple[str, int], int] | None:
+    """(topic, partition) -> high watermark minus the group's committed offset, or None on timeout.
+
+    A partition without a committed offset counts from its earliest offset. The whole call is bounded by
+    `timeout_s`, including `list_consumer_group_offsets`, which can hang on tansu while the group rebalances.
+    On tansu the figures are unreliable for topics written in multi-record batches (high-watermark bug, see
+    `agentwatch.stream.broker`); lag is clamped at 0 for that reason.
+    """
+    deadline = time.monotonic() + timeout_s
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
+    admin = _admin(bootstrap, security, timeout_s)
+    try:
+        md = admin.list_topics(timeout=max(left(), 0.1))
+    except KafkaException:
+        return None
+    tps = [
+        TopicPartition(t, p)
+        for t in topics
+        if t in md.topics and md.topics[t].error is None
+        for p in sorted(md.topics[t].partitions)
+    ]
+    if not tps:
+        return {}
+    request_timeout = max(left(), 0.1)
+    try:
+        committed_f = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, tps)], request_timeout=request_timeout
+        )[group]
+        high_f = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=request_timeout)
+        low_f = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=request_timeout)
+        committed = {
+            (tp.topic, tp.partition): tp.offset for tp in committed_f.result(timeout=max(left(), 0.01)).topic_partitions
+        }
+        high = {(tp.topic, tp.partition): f.result(timeout=max(left(), 0.01)).offset for tp, f in high_f.items()}
+        low = {(tp.topic, tp.partition): f.result(timeout=max(left(), 0.01)).offset for tp, f in low_f.items()}
+    except concurrent.futures.TimeoutError:
+        return None
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and err.code() in (KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT):
+            return None
+        raise KafkaAdminError(f"reading lag of group {group!r} on {bootstrap} failed: {exc}") from exc
+    lag: dict[tuple[str, int], int] = {}
+    for key, hw in high.items():
+        start = committed.get(key, -1)
+        if start < 0:  # no commit yet (OFFSET_INVALID): the group will start from the earliest offset
+            start = low.get(key, 0)
+        lag[key] = max(hw - start, 0)
+    return lag

@@ -1,0 +1,64 @@
+"""`agentwatch run`: check the dependencies, then start a worker and block until SIGTERM/SIGINT.
+
+Start-up order, each step failing with one clear line and exit code 2: upb backend, policy file,
+broker reachable within AGENTWATCH_BROKER_WAIT_S, topics present (created when missing), metrics
+port free. SIGTERM stops the Faust worker gracefully: agents finish the in-flight event, offsets are
+committed, producers flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..otlp.decode import require_upb
+from ..policy import PolicyError, load_policy
+from ..settings import Settings
+from ..sinks.metrics import Metrics
+from .http import Health, serve
+from .kafka_admin import BrokerUnreachable, KafkaAdminError, ensure_topics, kafka_security_config, wait_for_broker
+from .logs import json_handler
+
+log = logging.getLogger("agentwatch.worker")
+
+
+def fail(msg: str) -> int:
+    log.error(msg)
+    print(f"agentwatch run: {msg}", file=sys.stderr)
+    return 2
+
+
+def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[json_handler()], force=True)
+    try:
+        require_upb()
+        policy = load_policy(settings.policy)
+    except (RuntimeError, PolicyError) as exc:
+        return fail(str(exc))
+    from .app import Worker, bootstrap, topics_to_create
+
+    security = kafka_security_config(settings)
+    try:
+        wait_for_broker(bootstrap(settings), settings.broker_wait_s, security)
+        created = ensure_topics(bootstrap(settings), topics_to_create(settings), security=security)
+    except BrokerUnreachable as exc:
+        return fail(f"{exc} (AGENTWATCH_BROKERS={settings.brokers})")
+    except KafkaAdminError as exc:
+        return fail(str(exc))
+    log.info("topics ready", extra={"fields": {"topics": created}})
+    metrics = Metrics(settings.max_label_values)
+    health = Health()
+    try:
+        serve(settings.metrics_port, metrics.registry, health)
+    except OSError as exc:
+        return fail(f"cannot serve /metrics on port {settings.metrics_port}: {exc.strerror}")
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    worker = Worker(settings, policy, metrics, health, embedded_broker=embedded_broker)
+    import faust
+
+    log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
+                                                  "metrics_port": settings.metrics_port}})
+    faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False).execute_from_commandline()
+    return 0
