@@ -182,28 +182,23 @@ class _Ring:
                 tot += m[:end - size].sum(axis=0)
             self.totals[j] = tot.tolist()
 
-    def add(self, d: int, x: float, t_ns: int) -> None:
-        """Add value `x` of dimension `d` at event time `t_ns`; dropped if older than the ring."""
+    def add(self, t_ns: int, values: list[tuple[int, float]]) -> None:
+        """Add (dimension, value) pairs observed at event time `t_ns`; dropped if older than the ring."""
         b = t_ns // self.bucket_ns
         if b > self.head:
             self.advance(t_ns)
         age = self.head - b
-        xx = x * x
         if age == 0:
-            c, s, q = self.open
-        elif age < self.size:  # late, but inside the ring
-            c, s, q = self.moments[b % self.size]
+            targets = [self.open, *self.totals]
+        elif age < self.size:  # late, but inside the ring: its closed bucket and the tails that hold it
+            targets = [self.moments[b % self.size], *(t for k, t in zip(self.tails, self.totals) if age < k)]
         else:
             return
-        c[d] += 1.0
-        s[d] += x
-        q[d] += xx
-        for k, (c, s, q) in zip(self.tails, self.totals, strict=True):
-            if age >= k:
-                break
-            c[d] += 1.0
-            s[d] += x
-            q[d] += xx
+        for c, s, q in targets:
+            for d, x in values:
+                c[d] += 1.0
+                s[d] += x
+                q[d] += x * x
 
     def stats(self, d: int, tail: int = 0) -> tuple[int, float, float]:
         c, s, q = self.totals[tail]
@@ -333,23 +328,21 @@ class AgentBaseline:
         if now_ns > self.updated_ns:
             self.updated_ns = now_ns
 
-    def add(self, d: int, value: float, t_ns: int) -> None:
-        """Add one value of dimension `d` at event time `t_ns` to both windows (and, for cost, tokens and
-        duration, its natural log to the ln_* dimension when the value is positive)."""
-        self.long.add(d, value, t_ns)
-        self.short.add(d, value, t_ns)
-        ln = LOG_DIM.get(d)
-        if ln is not None and value > 0.0:
-            x = math.log(value)
-            self.long.add(ln, x, t_ns)
-            self.short.add(ln, x, t_ns)
+    def add(self, t_ns: int, values: list[tuple[int, float]]) -> None:
+        """Add (dimension, value) pairs of one observation at event time `t_ns` to both windows; for
+        cost, tokens and duration a positive value's natural log goes to its ln_* dimension too."""
+        logs = [(LOG_DIM[d], math.log(x)) for d, x in values if d in LOG_DIM and x > 0.0]
+        if logs:
+            values = values + logs
+        self.long.add(t_ns, values)
+        self.short.add(t_ns, values)
 
     def record_errors(self, errors: Mapping[str, int], t_ns: int, now_ns: int) -> list[str]:
         """Count one task (its total error count goes to the `errors` dimension) and note its error types.
 
         Returns the types (sorted) not seen in the baseline window before this task.
         """
-        self.add(ERRORS, float(sum(errors.values())), t_ns)
+        self.add(t_ns, [(ERRORS, float(sum(errors.values())))])
         horizon = now_ns - self.config.baseline_window_s * _NS
         seen = self.error_types
         new = []

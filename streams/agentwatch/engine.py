@@ -16,8 +16,8 @@ Bounds (each enforced here, each tested):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .detectors.budget import DailyCost, check_task_budgets

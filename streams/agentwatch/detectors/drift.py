@@ -156,18 +156,20 @@ class DriftDetector:
                 if f is not None:
                     out.append(f)
 
+        values: list[tuple[int, float]] = []
         judge: list[int] = []  # dimensions this task moved that window drift judges
         for d, x in ((COST, cost), (TOKENS, tokens), (DURATION, summary.get("duration_s")),
                      (TOOL_CALLS, summary.get("tool_calls"))):
             if x is not None:
-                ab.add(d, float(x), end_ns)
+                values.append((d, float(x)))
                 if d in self._judged or (d == TOKENS and cost is None and COST in self._judged):
                     judge.append(d)
         for name, score in (summary.get("scores") or {}).items():
             d = ab.score_dim(name) if score is not None else None
             if d is not None:
-                ab.add(d, float(score), end_ns)
+                values.append((d, float(score)))
                 judge.append(d)
+        ab.add(end_ns, values)
 
         if drift_sigma is not None:
             for d in judge:
@@ -187,7 +189,7 @@ class DriftDetector:
         d = ab.score_dim(evaluation)
         if d is None:
             return []
-        ab.add(d, float(score), now_ns)
+        ab.add(now_ns, [(d, float(score))])
         rule = rule if rule is not None else ab.last_rule
         sigma = drift_sigma if drift_sigma is not None else ab.last_sigma
         if rule is None or sigma is None:

@@ -35,7 +35,7 @@ from ..sinks.metrics import Metrics
 from ..tasks import TaskState
 from .http import Health
 from .kafka_admin import bootstrap_from_url
-from .logs import json_handler
+from .logs import logging_config
 from .wire import decode_spans, encode_spans
 
 log = logging.getLogger("agentwatch.worker")
@@ -96,7 +96,7 @@ class Worker:
             "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
             consumer_auto_offset_reset="earliest", broker_credentials=_credentials(settings),
-            key_serializer="raw", value_serializer="raw", loghandlers=[json_handler()], **conf,
+            key_serializer="raw", value_serializer="raw", logging_config=logging_config(settings.log_level), **conf,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         app = self.app

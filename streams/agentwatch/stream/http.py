@@ -31,7 +31,7 @@ class Health:
 def serve(port: int, registry: CollectorRegistry, health: Health, host: str = "0.0.0.0",
           extra: Callable[[], str] | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)

@@ -29,3 +29,14 @@ def json_handler(stream=None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     return handler
+
+
+def logging_config(level: str) -> dict:
+    """dictConfig for Faust/mode's worker: our JSON formatter as the only root handler."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "root": {"level": level.upper(), "handlers": ["json"]},
+    }

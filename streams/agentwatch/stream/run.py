@@ -60,5 +60,6 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
 
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
                                                   "metrics_port": settings.metrics_port}})
-    faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False).execute_from_commandline()
+    faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
+                 redirect_stdouts=False).execute_from_commandline()
     return 0
