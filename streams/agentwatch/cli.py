@@ -53,6 +53,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_worker(settings, embedded_broker=args.embedded_broker)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo.runner import run_demo
+
+    return run_demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tune for the local tansu broker (fast group joins, one record per produce batch); "
                           "never against real Kafka")
     run.set_defaults(func=_run)
+    demo = sub.add_parser("demo", help="the whole pipeline on this machine: broker, collector, worker, agents")
+    demo.set_defaults(func=_demo)
     rp = sub.add_parser("replay", help="run the detectors offline over files of OTLP records")
     rp.add_argument("files", nargs="+", type=Path,
                     help="length-prefixed TracesData (.otlp), OTLP JSON, or JSONL of otlp_json records")

@@ -1,0 +1,204 @@
+"""`agentwatch demo`: the whole pipeline on this machine, no flags, about a minute.
+
+    synthetic agents --OTLP/HTTP--> rotel --kafka--> tansu --> agentwatch worker --> alerts, summaries
+
+Starts an embedded broker (tansu), a real collector (rotel, `--traces-batch-max-size 1024`) and a
+worker, then runs agents instrumented with the real OpenTelemetry SDK, each its own service: a healthy
+one, a looping one (same tool, same arguments), one that blows its token budget and one that stalls
+mid-task, several tasks each. Alerts are printed as they arrive; at the end a summary table per agent,
+then everything it started is stopped. Exit 0 when every expected alert arrived and the healthy agent
+had none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from ..settings import from_env
+from ..stream.app import INTERNAL_TOPIC
+from ..stream.broker import EmbeddedBroker
+from ..stream.kafka_admin import ensure_topics
+from ..stream.local_worker import LocalWorker
+from ..stream.rotel import Rotel
+from .synth import Step, Task, emit_task, make_provider, scenario_tasks, task_duration_ns, tracer_for
+
+# Short thresholds so a stall shows within the demo's minute; the rest are the built-in defaults.
+DEMO_POLICY = """\
+agents:
+  - match: "*"
+    task_tokens: 200000
+    task_cost_usd: 2.50
+    tool_repeat: 3
+    stall_s: 8
+    idle_timeout_s: 16
+"""
+EXPECTED = {("tool_loop", "looping-bot"), ("token_budget", "hungry-bot"), ("stalled_task", "stuck-bot")}
+PARTITIONS = 4
+DEADLINE_S = 100.0
+
+
+def _healthy(i: int) -> Task:
+    return Task("healthy-bot", [
+        Step("llm", input_tokens=1100 + 40 * i, output_tokens=60, duration_ms=700),
+        Step("tool", tool="get_order_status", args={"order_id": f"A-{10290 + i}"}, duration_ms=200),
+        Step("tool", tool="get_shipping_eta", args={"order_id": f"A-{10290 + i}"}, duration_ms=250),
+        Step("llm", input_tokens=1500 + 40 * i, output_tokens=140, duration_ms=1200),
+    ])
+
+
+def _plan(now_ns: int) -> list[tuple[float, Task]]:
+    """(seconds from start, task): each task is emitted so that it ends about when it is sent."""
+    canon = {t.agent: t for t, _ in scenario_tasks(now_ns)}
+    plan: list[tuple[float, Task]] = []
+    for k in range(3):
+        plan.append((1.0 + 4.0 * k, _healthy(k)))
+    plan.append((2.0, canon["looping-bot"]))
+    plan.append((9.0, canon["looping-bot"]))
+    plan.append((3.0, canon["hungry-bot"]))
+    plan.append((11.0, canon["hungry-bot"]))
+    plan.append((4.0, canon["stuck-bot"]))
+    return sorted(plan, key=lambda p: p[0])
+
+
+class _Follower(threading.Thread):
+    """Reads alerts and task summaries from the broker and prints alerts as they arrive."""
+
+    def __init__(self, bootstrap: str, alerts_topic: str, tasks_topic: str, out: TextIO) -> None:
+        super().__init__(name="demo-follower", daemon=True)
+        from confluent_kafka import Consumer, TopicPartition
+
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentwatch-demo",
+                                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        self.consumer.assign([TopicPartition(t, p, 0) for t in (alerts_topic, tasks_topic)
+                              for p in range(PARTITIONS)])
+        self.alerts_topic = alerts_topic
+        self.out = out
+        self.alerts: list[dict[str, Any]] = []
+        self.summaries: list[dict[str, Any]] = []
+        self.stop_flag = threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stop_flag.is_set():
+            msg = self.consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            doc = orjson.loads(msg.value())
+            if msg.topic() == self.alerts_topic:
+                self.alerts.append(doc)
+                self.out.write(_format(doc, time.monotonic() - self.t0) + "\n")
+                self.out.flush()
+            else:
+                self.summaries.append(doc)
+        self.consumer.close()
+
+
+def _format(a: dict[str, Any], t: float) -> str:
+    return (f"  [{t:5.1f}s] ALERT {a['severity'].upper():8} {a['kind']:13} {a['agent']:12} "
+            f"task {a['task_id'][:8]}…  observed {a['observed']:g} / threshold {a['threshold']:g}  {a['message']}")
+
+
+def _summary_table(summaries: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> str:
+    rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"tasks": 0, "tokens": 0, "cost": 0.0, "outcomes": set()})
+    for s in summaries:
+        r = rows[s["agent"]]
+        r["tasks"] += 1
+        r["tokens"] += s["tokens"]["total"]
+        r["cost"] += s["cost_usd"] or 0.0
+        r["outcomes"].add(s["outcome"])
+    by_agent: dict[str, list[str]] = defaultdict(list)
+    for a in alerts:
+        by_agent[a["agent"]].append(a["kind"])
+    lines = [f"  {'agent':14} {'tasks':>5} {'tokens':>9} {'cost USD':>9}  {'outcomes':18} alerts",
+             "  " + "-" * 78]
+    for agent in sorted(set(rows) | set(by_agent)):
+        r = rows[agent]
+        kinds = ", ".join(f"{k} x{by_agent[agent].count(k)}" for k in sorted(set(by_agent[agent]))) or "-"
+        lines.append(f"  {agent:14} {r['tasks']:>5} {r['tokens']:>9,} {r['cost']:>9.4f}  "
+                     f"{','.join(sorted(r['outcomes'])):18} {kinds}")
+    return "\n".join(lines)
+
+
+def run_demo(out: TextIO = sys.stdout) -> int:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    settings = from_env({})
+    work = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
+    policy = work / "policy.yaml"
+    policy.write_text(DEMO_POLICY)
+    say("agentwatch demo: embedded broker (tansu) + collector (rotel) + worker + synthetic agents")
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(EmbeddedBroker())
+        say(f"  broker    tansu on {broker.bootstrap} (in memory)")
+        ensure_topics(broker.bootstrap, {settings.spans_topic: PARTITIONS, settings.alerts_topic: PARTITIONS,
+                                         settings.tasks_topic: PARTITIONS, settings.dlq_topic: PARTITIONS,
+                                         INTERNAL_TOPIC: PARTITIONS})
+        rotel = stack.enter_context(Rotel(broker.bootstrap, topic=settings.spans_topic))
+        say(f"  collector rotel, OTLP/HTTP {rotel.otlp_http_endpoint} -> kafka topic {settings.spans_topic} "
+            "(--traces-batch-max-size 1024)")
+        worker = LocalWorker(broker.url, {"AGENTWATCH_POLICY": str(policy), "AGENTWATCH_PARTITIONS": str(PARTITIONS),
+                                          "AGENTWATCH_LOG_LEVEL": "WARNING"})
+        say("  worker    starting (joins the consumer group, recovers its table)...")
+        stack.enter_context(worker)
+        say(f"  worker    ready; metrics on {worker.metrics_url}")
+        follower = _Follower(broker.bootstrap, settings.alerts_topic, settings.tasks_topic, out)
+        follower.start()
+        stack.callback(follower.join, 5)
+        stack.callback(follower.stop_flag.set)
+        providers: dict[str, Any] = {}
+
+        def provider_for(agent: str) -> Any:
+            if agent not in providers:
+                exporter = OTLPSpanExporter(endpoint=f"{rotel.otlp_http_endpoint}/v1/traces", timeout=10)
+                providers[agent] = make_provider(agent, {"k8s.namespace.name": "agents",
+                                                         "k8s.deployment.name": agent,
+                                                         "k8s.pod.name": f"{agent}-7d4f9-0"},
+                                                 exporter=exporter, batch=True)
+                stack.callback(providers[agent].shutdown)
+            return providers[agent]
+
+        plan = _plan(time.time_ns())
+        say(f"\nrunning {len(plan)} tasks of 4 agents: healthy-bot, looping-bot, hungry-bot, stuck-bot "
+            f"(stall after {8}s of silence)\n")
+        start = time.monotonic()
+        for at, task in plan:
+            time.sleep(max(0.0, at - (time.monotonic() - start)))
+            # Emit with timestamps that end now: the task "just ran", as if exported live.
+            provider = provider_for(task.agent)
+            emit_task(tracer_for(provider, task.vocab), task, time.time_ns() - task_duration_ns(task))
+            provider.force_flush()
+        expected_tasks = len(plan)
+        deadline = start + DEADLINE_S
+        while time.monotonic() < deadline:
+            seen = {(a["kind"], a["agent"]) for a in follower.alerts}
+            if seen >= EXPECTED and len(follower.summaries) >= expected_tasks:
+                break
+            time.sleep(0.5)
+        time.sleep(1.0)  # let stragglers print
+        follower.stop_flag.set()
+        seen = {(a["kind"], a["agent"]) for a in follower.alerts}
+        healthy_alerts = [a for a in follower.alerts if a["agent"] == "healthy-bot"]
+        say(f"\nsummary ({len(follower.summaries)} task summaries from agentwatch.tasks, "
+            f"{len(follower.alerts)} alerts from agentwatch.alerts):\n")
+        say(_summary_table(follower.summaries, follower.alerts))
+        missing = sorted(EXPECTED - seen)
+        ok = not missing and not healthy_alerts
+        say("")
+        for kind, agent in sorted(EXPECTED):
+            say(f"  {'ok  ' if (kind, agent) in seen else 'MISSING'} {kind} for {agent}")
+        say(f"  {'ok  ' if not healthy_alerts else 'UNEXPECTED'} no alert for healthy-bot")
+        say(f"\ndemo {'passed' if ok else 'FAILED'} in {time.monotonic() - start:.0f}s; stopping everything.")
+    return 0 if ok else 1
