@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 OTHER = "__other__"
 _TOKEN_TYPES = ("input", "output", "cache_read", "reasoning")
@@ -46,6 +46,7 @@ class Metrics:
     """All agentwatch metrics in one registry (one per worker process)."""
 
     def __init__(self, max_label_values: int = 200, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # `*_created` series double the exposition and no dashboard reads them
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.label_overflow = Counter("agentwatch_label_overflow_total",

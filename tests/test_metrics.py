@@ -1,0 +1,44 @@
+"""The Prometheus sink: contract names and labels, the label-value bound, and no ID labels."""
+
+from prometheus_client import generate_latest
+
+from agentwatch.demo.synth import Step, Task
+from agentwatch.engine import Engine
+from agentwatch.policy import Policy
+from agentwatch.sinks.metrics import OTHER, Metrics
+from otel_helpers import T0, decode, record_of
+
+
+def _text(m: Metrics) -> str:
+    return generate_latest(m.registry).decode()
+
+
+def test_label_values_are_capped_with_overflow_counted():
+    m = Metrics(max_label_values=3)
+    for i in range(5):
+        m.tool(f"agent{i}", "search", "ok", 1)
+    text = _text(m)
+    assert text.count('agentwatch_tool_calls_total{agent="agent') == 3
+    assert f'agentwatch_tool_calls_total{{agent="{OTHER}",status="ok",tool="search"}} 2.0' in text
+    assert 'agentwatch_label_overflow_total{label="agent"} 2.0' in text
+
+
+def test_engine_drives_contract_metrics():
+    m = Metrics()
+    engine = Engine(Policy(), observer=m)
+    task = Task("bot", [Step("llm", model="gpt-4o", input_tokens=100, output_tokens=10),
+                        Step("tool", tool="search", args={"q": 1})] + [Step("tool", tool="search", args={"q": 1})] * 2)
+    engine.process(decode(record_of([(task, T0)])))
+    engine.flush()
+    text = _text(m)
+    for line in [
+        'agentwatch_gen_ai_tokens_total{agent="bot",model="gpt-4o",token_type="input"} 100.0',
+        'agentwatch_gen_ai_calls_total{agent="bot",model="gpt-4o",provider="openai",status="ok"} 1.0',
+        'agentwatch_tool_calls_total{agent="bot",status="ok",tool="search"} 3.0',
+        'agentwatch_tasks_total{agent="bot",outcome="ok"} 1.0',
+        'agentwatch_alerts_total{agent="bot",kind="tool_loop",severity="critical"} 1.0',
+        'agentwatch_spans_total{kind="llm"} 1.0',
+        'agentwatch_task_tokens_count{agent="bot"} 1.0',
+    ]:
+        assert line in text, line
+    assert 'agentwatch_gen_ai_cost_usd_total{agent="bot",model="gpt-4o"}' in text
