@@ -1,28 +1,32 @@
 """Per-agent rolling baselines, fed by task summaries (`agentwatch.task/v1`), for the drift detectors.
 
 What is kept per agent (`AgentBaseline`), for the dimensions cost_usd, tokens.total, duration_s,
-tool_calls, errors per task and each evaluation score:
+tool_calls, errors per task, ln(cost), ln(tokens), ln(duration) (positive values only; what window drift
+compares) and each evaluation score:
 
 - **Baseline window** (default 7 days) in 1-hour buckets: a ring of 168 buckets, each holding the
   count, sum and sum of squares of every dimension. Window mean and standard deviation come from the
   running totals of those three moments.
-- **Short window** (default 1 hour) in 1-minute buckets: a ring of 60 buckets, same moments. Everything
-  added to the short window is also in the baseline window, so "the baseline without the short window"
-  (what window drift compares against, so a step change is not absorbed into its own reference) is the
-  baseline totals minus the short totals: no third ring.
+- **Short window** (default 1 hour) in 1-minute buckets: a ring of 60 buckets, same moments; the moments
+  of its newest half are summed from the ring on demand. Everything added to the short window is also in
+  the baseline window, so "the baseline without the short window" (what window drift compares against,
+  so a step change is not absorbed into its own reference) is the baseline totals minus the short
+  totals: no third ring.
 - **Error types** seen in the baseline window, with their last-seen event time.
 
 Why buckets of moments: memory per agent is fixed by the number of buckets and dimensions, not by the
 number of tasks, and the moments of a window are the sum of its buckets' moments.
 
 Bounds (all configurable in `BaselineConfig` / `Baselines`):
-- 5 fixed dimensions + at most `max_scores` (16) evaluation names per agent; a new name beyond the cap
+- 8 fixed dimensions + at most `max_scores` (16) evaluation names per agent; a new name beyond the cap
   takes the slot of a name with no data left in the baseline window, else it is dropped and counted
   (`AgentBaseline.dropped_scores`).
 - at most `max_error_types` (256) error types per agent; beyond it the least recently seen is evicted.
+  Error types and evaluation names are truncated to 200 characters.
 - at most `max_agents` (1000) agents; beyond it the least recently updated agent is evicted and counted
-  (`Baselines.evictions`). With 5 dimensions an agent holds 3 x 5 x (168 + 60) float64 = 27 KiB of ring;
-  each score name adds 5.5 KiB.
+  (`Baselines.evictions`). An agent's rings hold 3 moments x 8 dimensions x (168 + 60) buckets of
+  float64 = 43 KiB, plus 5.3 KiB per score name (1000 agents with one score each: ~49 MB). Its
+  `to_dict()` is ~65 KB of JSON once both windows are full (less for sparse agents).
 
 Precision trade-offs, and why these bucket sizes:
 - Window edges are bucket-granular: the baseline window covers the last 167 whole hours plus the current
@@ -40,7 +44,7 @@ Precision trade-offs, and why these bucket sizes:
 
 Hot path: the open (newest) bucket and the window totals are Python float lists, so adding one task is
 a few list updates; the numpy rings are touched only when a bucket closes (a vectorized flush, zeroing
-of expired buckets and one re-sum of the totals) and for late observations.
+of expired buckets and one re-sum of the totals), for late observations, and for the newest-half sum.
 
 `to_dict()`/`from_dict()` give plain JSON-serializable data (lists of numbers and strings, orjson-ready)
 for the changelog: only non-empty buckets are written, in bucket order, so equal state gives equal
@@ -121,7 +125,7 @@ class BaselineConfig:
                 raise ValueError(f"{what} window {win}s must be a positive multiple of its bucket {bucket}s")
         if (self.short_window_s // self.short_bucket_s) % 2:
             raise ValueError("the short window must hold an even number of buckets (its newest half is "
-                             "totalled too)")
+                             "judged too)")
         if self.short_window_s > self.baseline_window_s:
             raise ValueError("the short window must not be longer than the baseline window")
         if self.max_scores < 0 or self.max_error_types < 1:
@@ -137,20 +141,18 @@ class _Ring:
     """Moments (count, sum, sum of squares) of `dims` dimensions in the last `size` time buckets.
 
     `moments[slot]` (shape 3 x dims; slot = absolute bucket index % size) holds the closed buckets; the
-    newest ("open") bucket lives in Python lists until a later one starts. `totals[j]` are the moments of
-    the newest `tails[j]` buckets, open one included (tails descending; tails[0] = size, the whole ring).
+    newest ("open") bucket lives in Python lists until a later one starts; `total` covers all of them.
     """
 
-    __slots__ = ("bucket_ns", "head", "moments", "open", "size", "tails", "totals")
+    __slots__ = ("bucket_ns", "head", "moments", "open", "size", "total")
 
-    def __init__(self, bucket_s: int, size: int, dims: int, tails: tuple[int, ...] = ()) -> None:
+    def __init__(self, bucket_s: int, size: int, dims: int) -> None:
         self.bucket_ns = bucket_s * _NS
         self.size = size
-        self.tails = (size, *tails)
         self.head = -1  # absolute index (event time // bucket) of the open bucket; -1 before any data
         self.moments = np.zeros((size, 3, dims))
         self.open = _zeros(dims)
-        self.totals = [_zeros(dims) for _ in self.tails]
+        self.total = _zeros(dims)
 
     def advance(self, t_ns: int) -> None:
         """Make the bucket holding `t_ns` the open one (never backwards), expiring older buckets."""
@@ -171,16 +173,9 @@ class _Ring:
             if end > size:
                 m[:end - size] = 0.0
         self.head = b
-        dims = m.shape[2]
-        self.open = _zeros(dims)
+        self.open = _zeros(m.shape[2])
         # Re-summed, not kept by add-and-subtract, so rounding never accumulates.
-        for j, k in enumerate(self.tails):
-            start = (b - k + 1) % size  # oldest bucket of the tail; the newest (open) one is empty
-            end = start + k
-            tot = m[start:min(end, size)].sum(axis=0)
-            if end > size:
-                tot += m[:end - size].sum(axis=0)
-            self.totals[j] = tot.tolist()
+        self.total = m.sum(axis=0).tolist()
 
     def add(self, t_ns: int, values: list[tuple[int, float]]) -> None:
         """Add (dimension, value) pairs observed at event time `t_ns`; dropped if older than the ring."""
@@ -189,32 +184,39 @@ class _Ring:
             self.advance(t_ns)
         age = self.head - b
         if age == 0:
-            targets = [self.open, *self.totals]
-        elif age < self.size:  # late, but inside the ring: its closed bucket and the tails that hold it
-            targets = [self.moments[b % self.size], *(t for k, t in zip(self.tails, self.totals) if age < k)]
+            bucket = self.open
+        elif age < self.size:  # late, but inside the ring
+            bucket = self.moments[b % self.size]
         else:
             return
-        for c, s, q in targets:
+        for c, s, q in (bucket, self.total):
             for d, x in values:
                 c[d] += 1.0
                 s[d] += x
                 q[d] += x * x
 
-    def stats(self, d: int, tail: int = 0) -> tuple[int, float, float]:
-        c, s, q = self.totals[tail]
-        return _stats(c[d], s[d], q[d])
+    def newest(self, k: int) -> list[list[float]]:
+        """Moments of the newest `k` buckets (open one included), summed on demand."""
+        m, size = self.moments, self.size
+        start = (self.head - k + 1) % size
+        end = start + k
+        tot = m[start:min(end, size)].sum(axis=0)
+        if end > size:
+            tot += m[:end - size].sum(axis=0)
+        tot += self.open
+        return tot.tolist()
 
     def grow(self, dims: int) -> None:
         extra = dims - self.moments.shape[2]
         if extra <= 0:
             return
         self.moments = np.concatenate([self.moments, np.zeros((self.size, 3, extra))], axis=2)
-        for lst in (*self.open, *(v for tot in self.totals for v in tot)):
+        for lst in (*self.open, *self.total):
             lst.extend([0.0] * extra)
 
     def clear_dim(self, d: int) -> None:
         self.moments[:, :, d] = 0.0
-        for lst in (*self.open, *(v for tot in self.totals for v in tot)):
+        for lst in (*self.open, *self.total):
             lst[d] = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +228,7 @@ class _Ring:
             buckets.sort(key=lambda row: row[0])
             if any(self.open[0]):
                 buckets.append([self.head, *(list(v) for v in self.open)])
-        return {"head": self.head, "buckets": buckets, "totals": [[list(v) for v in t] for t in self.totals]}
+        return {"head": self.head, "buckets": buckets, "total": [list(v) for v in self.total]}
 
     def load(self, data: Mapping[str, Any]) -> None:
         self.head = int(data["head"])
@@ -238,9 +240,8 @@ class _Ring:
                 self.open = [list(c), list(s), list(q)]
             else:
                 m[absolute % self.size] = (c, s, q)
-        self.totals = [[list(v) for v in t] for t in data["totals"]]
-        if len(self.totals) != len(self.tails) or any(
-                len(v) != dims for v in (*self.open, *(v for t in self.totals for v in t))):
+        self.total = [list(v) for v in data["total"]]
+        if len(self.total) != 3 or any(len(v) != dims for v in (*self.open, *self.total)):
             raise ValueError("stored ring does not match this ring's shape")
 
 
@@ -261,7 +262,8 @@ class AgentBaseline:
     """Rolling statistics for one agent over a baseline window and a short window (see module doc)."""
 
     __slots__ = ("config", "drift_dir", "drift_excursions", "drift_pending_dir", "drift_pending_since",
-                 "dropped_scores", "error_types", "index", "last_rule", "last_sigma", "long", "names", "short",
+                 "dropped_scores", "error_types", "index", "last_rule", "last_sigma", "long", "names",
+                 "short",
                  "updated_ns")
 
     def __init__(self, config: BaselineConfig | None = None) -> None:
@@ -269,9 +271,10 @@ class AgentBaseline:
         self.names: list[str] = list(FIXED_DIMS)   # dimension index -> name; scores are "score:<name>"
         self.index: dict[str, int] = {}            # evaluation name -> dimension index
         dims = N_FIXED
-        self.long = _Ring(config.baseline_bucket_s, config.baseline_window_s // config.baseline_bucket_s, dims)
+        long = config.baseline_window_s // config.baseline_bucket_s
+        self.long = _Ring(config.baseline_bucket_s, long, dims)
         short = config.short_window_s // config.short_bucket_s
-        self.short = _Ring(config.short_bucket_s, short, dims, (short // 2,))  # + its newest half
+        self.short = _Ring(config.short_bucket_s, short, dims)
         self.error_types: dict[str, int] = {}     # error.type -> last seen (event time, ns)
         self.dropped_scores = 0                    # score values dropped by the score-name cap
         self.updated_ns = 0
@@ -286,6 +289,9 @@ class AgentBaseline:
 
     # -- dimensions --------------------------------------------------------------------------------
 
+    def _drift_state(self) -> list[list[int]]:
+        return [self.drift_dir, self.drift_pending_dir, self.drift_pending_since, self.drift_excursions]
+
     def score_dim(self, evaluation: str) -> int | None:
         """The dimension index of an evaluation name, creating it within the cap; None when capped."""
         evaluation = evaluation[:MAX_NAME_LEN]
@@ -297,11 +303,11 @@ class AgentBaseline:
             self.names.append("score:" + evaluation)
             for ring in (self.long, self.short):
                 ring.grow(d + 1)
-            for lst in (self.drift_dir, self.drift_pending_dir, self.drift_pending_since, self.drift_excursions):
+            for lst in self._drift_state():
                 lst.append(0)
         else:
             # Reuse the slot of a name with nothing left in the baseline window (lowest index first).
-            counts = self.long.totals[0][0]
+            counts = self.long.total[0]
             stale = [i for i in self.index.values() if counts[i] == 0.0]
             if not stale:
                 self.dropped_scores += 1
@@ -315,9 +321,6 @@ class AgentBaseline:
             self.drift_excursions[d] = 0
         self.index[evaluation] = d
         return d
-
-    def score_dims(self) -> Iterator[tuple[str, int]]:
-        return iter(self.index.items())
 
     # -- updates -----------------------------------------------------------------------------------
 
@@ -367,20 +370,23 @@ class AgentBaseline:
 
     def baseline(self, d: int) -> tuple[int, float, float]:
         """(n, mean, stddev) of dimension `d` over the whole baseline window."""
-        return self.long.stats(d)
+        c, s, q = self.long.total
+        return _stats(c[d], s[d], q[d])
 
     def short_window(self, d: int, newest_half: bool = False) -> tuple[int, float, float]:
-        """(n, mean, stddev) of dimension `d` over the short window, or over its newest half."""
-        return self.short.stats(d, 1 if newest_half else 0)
+        """(n, mean, stddev) of dimension `d` over the short window, or over its newest half (summed on
+        demand: a few microseconds)."""
+        c, s, q = self.short.newest(self.short.size // 2) if newest_half else self.short.total
+        return _stats(c[d], s[d], q[d])
 
     def baseline_without_short(self, d: int) -> tuple[int, float, float]:
         """(n, mean, stddev) of dimension `d` over the baseline window minus the short window."""
-        (lc, ls, lq), (sc, ss, sq) = self.long.totals[0], self.short.totals[0]
+        (lc, ls, lq), (sc, ss, sq) = self.long.total, self.short.total
         return _stats(lc[d] - sc[d], ls[d] - ss[d], lq[d] - sq[d])
 
     def tasks_in_window(self) -> int:
         """Tasks whose errors were recorded in the baseline window (the error detector's warm-up count)."""
-        return int(self.long.totals[0][0][ERRORS])
+        return int(self.long.total[0][ERRORS])
 
     # -- persistence -------------------------------------------------------------------------------
 
@@ -394,7 +400,7 @@ class AgentBaseline:
             "error_types": sorted(self.error_types.items()),
             "dropped_scores": self.dropped_scores,
             "updated_ns": self.updated_ns,
-            "drift": [self.drift_dir, self.drift_pending_dir, self.drift_pending_since, self.drift_excursions],
+            "drift": self._drift_state(),
             "last_rule": self.last_rule,
             "last_sigma": self.last_sigma,
         }

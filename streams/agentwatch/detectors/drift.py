@@ -14,7 +14,7 @@ after their task closed (`observe_score`). State is the shared, bounded `Baselin
     number, so replays give the same alert IDs). With the reference = the baseline window *minus* the short
     window (so a step change is not absorbed into its own reference):
 
-        z = (short-window mean - reference mean) / (reference stddev / sqrt(n_short))
+        z = (short-window mean - reference mean) / (reference stddev x sqrt(1/n_short + 1/n_reference))
 
     A dimension fires when |z| > drift_sigma **and** the newest half of the short window is beyond the
     band on the same side too (its own z, with its own n), and both have held at every evaluation for
@@ -24,20 +24,26 @@ after their task closed (`observe_score`). State is the shared, bounded `Baselin
 Statistical choices, and why:
 - **Log scale for cost, tokens and duration.** They are positive and right-skewed (lognormal-like), and
   the mean of an hour of skewed values has a much heavier upper tail than the normal curve a sigma
-  threshold assumes: on lognormal costs (sigma 0.5) the arithmetic-mean test raised 4-5x the false
-  alarms of the same test on ln(value). So these dimensions are compared as means of ln(value), i.e.
-  geometric means; a +50 % shift of the whole distribution is a +0.405 shift in ln. Values <= 0 (a free
-  task) do not enter the log statistics. Findings report geometric means (observed, threshold and
-  baseline.mean; baseline.stddev is the stddev of ln(value)); evidence says `"scale": "log"`. Scores are
-  compared as they are. cost_multiple (a) uses plain arithmetic means.
+  threshold assumes: in simulation (lognormal, sigma 0.5, 60-140 tasks/h) the same test on arithmetic
+  means raised 0.03-0.05 false alarms per agent-day, on ln(value) none in 200 agent-days. So these
+  dimensions are compared as means of ln(value), i.e. geometric means; a +50 % shift of the whole
+  distribution is a +0.405 shift in ln. Values <= 0 (a free task) do not enter the log statistics.
+  Findings report geometric means (observed, threshold and baseline.mean; baseline.stddev is the stddev
+  of ln(value)); evidence says `"scale": "log"`. Scores are compared as they are. cost_multiple (a)
+  uses plain arithmetic means.
 - **Standard error, not stddev**: an hour's mean of 100 tasks is 10x tighter than one task, so a sustained
-  shift is many standard errors while a single outlier task is not (that one is (a)'s job).
-- **Newest half + `confirm_s` (default 15 min).** The short window slides and is re-evaluated at every task,
-  so a bare |z| > 3 would be tested on strongly overlapping windows all day: for normal data that gives
-  ~0.5 excursions per dimension-day. An excursion carried by a cluster of older tasks still inside the
-  sliding window fails the newest-half test; a brief one fails the hold. Together they bring stationary
-  data to ~0.002 per dimension-day (simulated), while a real shift of delta standard errors is caught
-  about (3 / delta) x short window + confirm_s after it starts. Measured by benchmarks/drift_false_alarms.py.
+  shift is many standard errors while a single outlier task is not (that one is (a)'s job). The
+  1/n_reference term is the reference mean's own uncertainty: negligible with days of history
+  (it is then stddev / sqrt(n_short)), but it keeps a young agent's thin reference from alerting.
+- **Newest half + `confirm_s` (default 15 min).** The short window slides and is re-evaluated at every
+  task, so a bare |z| > 3 would be tested on strongly overlapping windows all day: for normal data that
+  gives ~0.5 excursions per dimension-day. An excursion carried by a cluster of older tasks still inside
+  the sliding window fails the newest-half test; a brief one fails the hold. Together they bring normal
+  stationary data to ~0.002 per dimension-day (simulated), while a shift of delta standard errors is
+  caught about (3 / delta) x short window + confirm_s after it starts.
+  Measured (benchmarks/drift_false_alarms.py, 20 seeds, drift_sigma 3): no false alarm in 388 agent-days;
+  a +50 % cost step is seen after a median 33 min (max 44) at 150 tasks/h with ln-sd 0.5, 42 (max 88)
+  at 60 tasks/h; with ln-sd 1.0 the same step is only ~3 standard errors an hour and takes hours.
 - "cost" covers tokens on tasks whose cost is unknown (as (a) does): with known prices the two move
   together and judging both would alert twice. tool_calls and errors are kept but not judged.
 - `min_short_tasks` (10) and `min_baseline_tasks` (30): fewer values give no verdict (and reset a pending
@@ -220,13 +226,17 @@ class DriftDetector:
         """Advance dimension `d`'s excursion state machine; a Finding when an excursion is confirmed."""
         cfg = self.config
         s = LOG_DIM.get(d, d)  # the dimension the statistics are taken on
-        n_s, mean_s, _ = ab.short_window(s)
+        n_s = int(ab.short.total[0][s])
+        if n_s < cfg.min_short_tasks:
+            ab.drift_pending_dir[d] = 0  # no verdict: an unconfirmed excursion starts over
+            return None
+        mean_s = ab.short.total[1][s] / n_s
         n_b, mean_b, sd_b = ab.baseline_without_short(s)
-        if n_s < cfg.min_short_tasks or n_b < cfg.min_baseline_tasks:
+        if n_b < cfg.min_baseline_tasks:
             ab.drift_pending_dir[d] = 0  # no verdict: an unconfirmed excursion starts over
             return None
         sd = max(sd_b, 1e-6 * abs(mean_b), 1e-12)
-        se = sd / math.sqrt(n_s)
+        se = sd * math.sqrt(1.0 / n_s + 1.0 / n_b)
         z = (mean_s - mean_b) / se
         side = 1 if z > 0 else -1
         fired = ab.drift_dir[d]
@@ -235,9 +245,12 @@ class DriftDetector:
                 ab.drift_dir[d] = 0  # re-armed (or straight into an excursion the other way)
             else:
                 return None
-        n_h, mean_h, _ = ab.short_window(s, newest_half=True)
-        if abs(z) <= sigma or not n_h or side * (mean_h - mean_b) * math.sqrt(n_h) / sd <= sigma:
+        if abs(z) <= sigma:
             ab.drift_pending_dir[d] = 0
+            return None
+        n_h, mean_h, _ = ab.short_window(s, newest_half=True)
+        if not n_h or side * (mean_h - mean_b) / (sd * math.sqrt(1.0 / n_h + 1.0 / n_b)) <= sigma:
+            ab.drift_pending_dir[d] = 0  # the newest half is not beyond the band: not a current shift
             return None
         if ab.drift_pending_dir[d] != side:
             ab.drift_pending_dir[d] = side
@@ -257,9 +270,10 @@ class DriftDetector:
             kind = "cost_drift"
             observed, threshold, mean_ref = math.exp(mean_s), math.exp(edge), math.exp(mean_b)
             evidence["scale"] = "log"
-            message = (f"{agent} {_TITLES[d]} over the last {self.short_label} is {observed / mean_ref:.2f}x "
-                       f"its {self.long_label} level: geometric mean {_fmt(d, observed)} vs {_fmt(d, mean_ref)} "
-                       f"(n={n_s:,} vs {n_b:,}), {where} on a log scale")
+            message = (f"{agent} {_TITLES[d]} over the last {self.short_label} is "
+                       f"{observed / mean_ref:.2f}x its {self.long_label} level: geometric mean "
+                       f"{_fmt(d, observed)} vs {_fmt(d, mean_ref)} (n={n_s:,} vs {n_b:,}), {where} "
+                       "on a log scale")
         else:
             kind = "score_drift"
             observed, threshold, mean_ref = mean_s, edge, mean_b
