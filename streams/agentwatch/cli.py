@@ -59,6 +59,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import cli_main
+
+    return cli_main(args)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from .alerts_cli import cli_main
+
+    return cli_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-flush", action="store_true",
                     help="stop at the last span's time instead of judging open tasks as finished")
     rp.set_defaults(func=_replay)
+    doc = sub.add_parser("doctor", help="check every dependency: one PASS/WARN/FAIL line each; exit 1 on FAIL")
+    doc.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
+    doc.add_argument("--policy", help="default: $AGENTWATCH_POLICY or built-in defaults")
+    doc.add_argument("--metrics-port", type=int, help="default: $AGENTWATCH_METRICS_PORT or 9464")
+    doc.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per broker check (default 5)")
+    doc.add_argument("--last-tasks", type=int, default=500,
+                     help="task summaries read to find the models in use (default 500)")
+    doc.add_argument("--json", action="store_true", help="one JSON object: {ok, checks: [{name, status, detail}]}")
+    doc.set_defaults(func=_doctor)
+    al = sub.add_parser("alerts", help="follow the alerts topic and print alerts for a person")
+    al.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
+    al.add_argument("--topic", help="default: $AGENTWATCH_ALERTS_TOPIC or agentwatch.alerts")
+    al.add_argument("--from-beginning", action="store_true", help="start at the oldest alert (default: new ones)")
+    al.add_argument("--follow", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep waiting for new alerts (default); --no-follow exits at the end of the topic")
+    al.add_argument("--json", action="store_true", help="print each alert as a raw JSON line")
+    al.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker, and with --no-follow for the end (default 10)")
+    al.set_defaults(func=_alerts)
     return parser
 
 

@@ -1,0 +1,188 @@
+"""`agentwatch alerts`: follow the alerts topic and print each alert as one line for a person.
+
+Why manual assignment and no consumer group: a group join takes seconds (more on tansu) and would
+commit offsets nobody needs; a reader of alerts wants them at once, from the end (live) or from the
+beginning. Several people can follow at the same time without splitting partitions between them.
+
+`format_alert` is the one-line rendering, shared with `agentwatch demo`. Every text field is
+stripped of control characters: agent names and messages come from span attributes, and an escape
+sequence in one must not reach the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger("agentwatch.alerts")
+
+_COLORS = {"critical": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
+_RESET = "\x1b[0m"
+_AGENT_MAX = 32
+
+
+class AlertsError(RuntimeError):
+    """The broker or the topic is not there; the message says which."""
+
+
+def _text(value: Any) -> str:
+    """A field as printable single-line text (control characters and escapes become spaces or '?')."""
+    s = "" if value is None else str(value)
+    return "".join(c if c.isprintable() else (" " if c in "\t\n\r" else "?") for c in s)
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else _text(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _clock(ts: Any) -> str:
+    """RFC 3339 UTC -> local HH:MM:SS (a person reads their own clock); the raw text if it does not parse."""
+    try:
+        return datetime.fromisoformat(str(ts)).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return _text(ts)[:8].ljust(8) if ts else "--:--:--"
+
+
+def format_alert(alert: Mapping[str, Any], color: bool) -> str:
+    """One alert (`agentwatch.alert/v1` JSON) as one line:
+
+    `22:14:03  CRITICAL  tool_loop       looping-bot     task 4bf92f35…  observed 3 / threshold 3  message`
+
+    Missing fields print as '-'; `color` wraps the severity in an ANSI colour (for a TTY).
+    """
+    severity = _text(alert.get("severity") or "-")
+    sev = f"{severity.upper():<8}"
+    if color and severity.lower() in _COLORS:
+        sev = f"{_COLORS[severity.lower()]}{sev}{_RESET}"
+    agent = _text(alert.get("agent") or alert.get("service") or "-")
+    if len(agent) > _AGENT_MAX:
+        agent = agent[: _AGENT_MAX - 1] + "…"
+    task = _text(alert.get("task_id") or "-")
+    parts = [_clock(alert.get("ts")), sev, f"{_text(alert.get('kind') or '-'):<14}", f"{agent:<14}",
+             f"task {task[:8]}{'…' if len(task) > 8 else ''}"]
+    if alert.get("observed") is not None or alert.get("threshold") is not None:
+        parts.append(f"observed {_num(alert.get('observed'))} / threshold {_num(alert.get('threshold'))}")
+    message = _text(alert.get("message"))
+    if message:
+        parts.append(message)
+    return "  ".join(parts)
+
+
+def follow_alerts(bootstrap: str, topic: str, emit: Callable[[dict[str, Any], bytes], None], *,
+                  from_beginning: bool = False, follow: bool = True, timeout_s: float = 10.0,
+                  security: Mapping[str, str] | None = None, warn: Callable[[str], None] | None = None,
+                  stop: Callable[[], bool] = lambda: False) -> int:
+    """Call `emit(alert, raw_value)` for each alert on `topic`; return how many.
+
+    follow=False: return once every partition's end (as of the start) is reached, or after `timeout_s`.
+    follow=True: wait for the topic if it does not exist yet and run until `stop()` or Ctrl-C.
+    Undecodable records are skipped with `warn(one line)`. Raises `AlertsError` if the broker does not
+    answer within `timeout_s` (or, with follow=False, the topic does not exist).
+    """
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    if warn is None:
+        def warn(msg: str) -> None:
+            print(msg, file=sys.stderr)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentwatch-alerts-cli",  # never joined
+                         "enable.auto.commit": False, "enable.partition.eof": True, "allow.auto.create.topics": False,
+                         "logger": log, **(security or {})})
+    count = 0
+    try:
+        waited = False
+        while True:
+            try:  # whole-cluster metadata: asking for one topic by name would create it on tansu
+                meta = consumer.list_topics(timeout=max(timeout_s, 0.1)).topics.get(topic)
+            except KafkaException as exc:
+                raise AlertsError(f"Kafka broker at {bootstrap} did not answer within {timeout_s:g}s "
+                                  f"({exc.args[0].str() if exc.args else exc})") from None
+            if meta is not None and meta.error is None and meta.partitions:
+                break
+            if not follow:
+                raise AlertsError(f"topic {topic!r} does not exist on {bootstrap} (`agentwatch run` creates it)")
+            if not waited:
+                warn(f"waiting for topic {topic!r} to exist on {bootstrap}…")
+                waited = True
+            if stop():
+                return 0
+            time.sleep(1.0)
+        start = -2 if from_beginning else -1  # OFFSET_BEGINNING / OFFSET_END
+        consumer.assign([TopicPartition(topic, p, start) for p in sorted(meta.partitions)])
+        pending = set(meta.partitions)
+        deadline = time.monotonic() + timeout_s
+        while not stop():
+            if not follow and (not pending or time.monotonic() >= deadline):
+                if pending:
+                    warn(f"stopped after {timeout_s:g}s before reaching the end of {topic!r}")
+                break
+            for m in consumer.consume(500, timeout=0.2):
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(m.partition())
+                    else:
+                        warn(f"{topic}: {err.str()}")
+                    continue
+                try:
+                    alert = json.loads(m.value())
+                    if not isinstance(alert, dict):
+                        raise ValueError("not a JSON object")
+                except (ValueError, TypeError) as exc:
+                    warn(f"skipped undecodable record {topic}[{m.partition()}]@{m.offset()}: {exc}")
+                    continue
+                emit(alert, m.value())
+                count += 1
+    finally:
+        consumer.close()
+    return count
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """Print alerts (one line each, or `--json` raw lines) until the end (--no-follow) or Ctrl-C."""
+    from .settings import SettingsError, from_env
+    from .stream.kafka_admin import bootstrap_from_url, kafka_security_config
+
+    def warn(msg: str) -> None:
+        print(f"agentwatch alerts: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        settings = from_env(brokers=args.brokers)
+        bootstrap, security = bootstrap_from_url(settings.brokers), kafka_security_config(settings)
+    except (SettingsError, ValueError) as exc:
+        warn(str(exc))
+        return 2
+    if not log.handlers:  # librdkafka's own complaints, one line each, only when they are errors
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("agentwatch alerts: kafka: %(message)s"))
+        handler.setLevel(logging.ERROR)
+        log.addHandler(handler)
+        log.propagate = False
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def emit(alert: dict[str, Any], raw: bytes) -> None:
+        line = json.dumps(alert, ensure_ascii=False, separators=(",", ":")) if args.json else format_alert(alert, color)
+        print(line, flush=True)
+
+    try:
+        follow_alerts(bootstrap, args.topic or settings.alerts_topic, emit, from_beginning=args.from_beginning,
+                      follow=args.follow, timeout_s=args.timeout, security=security, warn=warn)
+    except AlertsError as exc:
+        warn(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `agentwatch alerts | head`: the reader left; silence the exit-time flush too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
