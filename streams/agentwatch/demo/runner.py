@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from ..alerts_cli import format_alert
 from ..settings import from_env
 from ..stream.app import INTERNAL_TOPIC
 from ..stream.broker import EmbeddedBroker
@@ -85,7 +86,6 @@ class _Follower(threading.Thread):
         self.alerts: list[dict[str, Any]] = []
         self.summaries: list[dict[str, Any]] = []
         self.stop_flag = threading.Event()
-        self.t0 = time.monotonic()
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
@@ -95,16 +95,12 @@ class _Follower(threading.Thread):
             doc = orjson.loads(msg.value())
             if msg.topic() == self.alerts_topic:
                 self.alerts.append(doc)
-                self.out.write(_format(doc, time.monotonic() - self.t0) + "\n")
+                color = hasattr(self.out, "isatty") and self.out.isatty()
+                self.out.write(f"  ALERT {format_alert(doc, color)}\n")
                 self.out.flush()
             else:
                 self.summaries.append(doc)
         self.consumer.close()
-
-
-def _format(a: dict[str, Any], t: float) -> str:
-    return (f"  [{t:5.1f}s] ALERT {a['severity'].upper():8} {a['kind']:13} {a['agent']:12} "
-            f"task {a['task_id'][:8]}…  observed {a['observed']:g} / threshold {a['threshold']:g}  {a['message']}")
 
 
 def _summary_table(summaries: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> str:
