@@ -193,3 +193,34 @@ def test_restarted_worker_resumes_from_its_table(tmp_path_factory: pytest.TempPa
         assert summary["llm_calls"] == 5 and summary["tool_calls"] == 4
         alerts = _json(consume(stack.broker.bootstrap, "agentwatch.alerts", timeout_s=3, until=lambda r: False))
         assert len({a["alert_id"] for a in alerts if a["kind"] == "tool_loop"}) == 1
+
+
+def test_two_workers_share_partitions_and_hand_over_tasks(tmp_path_factory: pytest.TempPathFactory):
+    """A second worker joins mid-task: partitions are split, open tasks move with their partitions."""
+    long_policy = POLICY.replace("stall_s: 4", "stall_s: 600").replace("idle_timeout_s: 8", "idle_timeout_s: 900")
+    tasks = [Task(f"pair-{i}", [Step("llm", input_tokens=100 * (i + 1), output_tokens=i)] * 6) for i in range(8)]
+    recs_by_task = []
+    ids = []
+    for task in tasks:
+        provider = make_provider(task.agent)
+        ids.append(emit_task(tracer_for(provider, "otel"), task, time.time_ns() - 30 * 10**9)[0])
+        recs_by_task.append(records(provider.memory_exporter.get_finished_spans()))
+    for stack in _start_stack(tmp_path_factory, long_policy):
+        stack.produce([(r, i % PARTITIONS) for recs in recs_by_task for i, r in enumerate(recs[:3])])
+        time.sleep(3)  # the first worker holds every task's first half (and has written it to its table)
+        second = LocalWorker(stack.broker.url, {"AGENTWATCH_PARTITIONS": str(PARTITIONS),
+                                                "AGENTWATCH_POLICY": stack.worker.extra_env["AGENTWATCH_POLICY"]})
+        with second:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # both ready = the group rebalanced over both
+                if stack.worker._ready() and second._ready():
+                    break
+                time.sleep(0.5)
+            stack.produce([(r, i % PARTITIONS) for recs in recs_by_task for i, r in enumerate(recs[3:])])
+            summaries = _summaries_for(stack, ids, timeout_s=90)
+            assert len(summaries) == len(tasks)
+            for task, trace_id in zip(tasks, ids, strict=True):
+                assert summaries[trace_id]["tokens"]["total"] == _llm_tokens(task), task.agent
+            spans = [sum(float(line.rsplit(" ", 1)[1]) for line in w.metrics().splitlines()
+                         if line.startswith("agentwatch_spans_total{")) for w in (stack.worker, second)]
+            assert all(n > 0 for n in spans), spans  # both workers did part of the work
