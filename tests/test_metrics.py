@@ -23,6 +23,16 @@ def test_label_values_are_capped_with_overflow_counted():
     assert 'agentwatch_label_overflow_total{label="agent"} 2.0' in text
 
 
+def test_enumerated_labels_are_never_folded():
+    m = Metrics(max_label_values=2)
+    m.spans([1, 1, 1, 1])  # four span kinds
+    for kind in ("tool_loop", "token_budget", "stalled_task"):
+        m.alert({"agent": "a", "kind": kind, "severity": "critical"})
+    text = _text(m)
+    assert f'"{OTHER}"' not in text and "agentwatch_label_overflow_total{" not in text
+    assert 'agentwatch_alerts_total{agent="a",kind="stalled_task",severity="critical"} 1.0' in text
+
+
 def test_engine_drives_contract_metrics():
     m = Metrics()
     engine = Engine(Policy(), observer=m)

@@ -456,6 +456,18 @@ class Baselines:
         """The agent's baseline without touching its recency; None if not kept."""
         return self._agents.get(agent)
 
+    def put(self, agent: str, baseline: AgentBaseline) -> None:
+        """Adopt a baseline recovered from a changelog (bounded like `get`)."""
+        self._agents[agent] = baseline
+        self._agents.move_to_end(agent)
+        if len(self._agents) > self.max_agents:
+            self._agents.popitem(last=False)
+            self.evictions += 1
+
+    def remove(self, agent: str) -> None:
+        """Forget an agent another worker now owns."""
+        self._agents.pop(agent, None)
+
     def __len__(self) -> int:
         return len(self._agents)
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from .detectors.budget import DailyCost, check_task_budgets
 from .detectors.loop import check_loop
 from .detectors.stall import check_stall
-from .model import Finding, Span
+from .model import Evaluation, Finding, Span
 from .policy import Policy
 from .pricing import Pricer
 from .sinks.alerts import summary_json, task_alert_json
@@ -68,10 +68,13 @@ class EngineConfig:
 class Output:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    # Evaluation scores whose task had closed (or was never seen here): for the agent's baseline.
+    late_scores: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: Output) -> None:
         self.alerts.extend(other.alerts)
         self.summaries.extend(other.summaries)
+        self.late_scores.extend(other.late_scores)
 
 
 class Engine:
@@ -82,7 +85,7 @@ class Engine:
         self.observer: Observer = observer or NullObserver()
         self.pricer = pricer or Pricer(policy.prices)
         self.tasks: dict[str, TaskState] = {}      # insertion order = least recently updated first
-        self.closed: dict[str, None] = {}          # recently closed task IDs (ordered set)
+        self.closed: dict[str, str] = {}           # recently closed task ID -> its agent (oldest first)
         self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
         self.daily = DailyCost()
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
@@ -145,6 +148,23 @@ class Engine:
                 self._settle(task, ts, out)
         if late:
             self.observer.late_spans(late)
+        return out
+
+    def add_evaluations(self, evaluations: list[Evaluation]) -> Output:
+        """Evaluation scores from the logs signal: onto the open task, else to the agent's baseline."""
+        out = Output()
+        for ev in evaluations:
+            key = ev.trace_id
+            if self.config.task_key == "conversation":
+                key = self.conversations.get(ev.trace_id, ev.trace_id)
+            task = self.tasks.get(key)
+            if task is not None:
+                task.add_score(ev.name, ev.score)
+                self.dirty.add(key)
+                continue
+            agent = self.closed.get(key) or ev.service or "unknown"
+            out.late_scores.append({"agent": agent, "evaluation": ev.name, "score": ev.score,
+                                    "ts_ns": ev.ts_ns, "trace_id": ev.trace_id})
         return out
 
     def _link_conversations(self, spans: list[Span]) -> None:
@@ -236,7 +256,7 @@ class Engine:
         self.removed.append(task.task_id)
         if len(self.closed) >= self.config.max_closed:
             del self.closed[next(iter(self.closed))]
-        self.closed[task.task_id] = None
+        self.closed[task.task_id] = task.agent
 
     # -- persistence ----------------------------------------------------------------------------------
     def take_changes(self) -> tuple[list[TaskState], list[str]]:
@@ -263,14 +283,14 @@ class Engine:
         """All state as plain data (for a changelog); `restore` is its inverse."""
         return {
             "tasks": [t.to_dict() for t in self.tasks.values()],
-            "closed": list(self.closed),
+            "closed": self.closed,
             "daily": self.daily.to_dict(),
             "clock_ns": self.clock_ns,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self.tasks = {d["task_id"]: TaskState.from_dict(d) for d in data.get("tasks", [])}
-        self.closed = dict.fromkeys(data.get("closed", []))
+        self.closed = dict(data.get("closed", {}))
         self.daily.load(data.get("daily", {}))
         self.clock_ns = data.get("clock_ns", 0)
 

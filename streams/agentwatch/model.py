@@ -117,6 +117,18 @@ class Span:
 
 
 @dataclass(slots=True)
+class Evaluation:
+    """One `gen_ai.evaluation.result` from the logs signal, tied to its task by trace ID."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    score: float
+    ts_ns: int
+    service: str = ""
+
+
+@dataclass(slots=True)
 class Finding:
     """What a detector reports; the alert sink turns it into the contract's alert JSON."""
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from opentelemetry import trace
@@ -505,3 +506,35 @@ def scenario_tasks(start_ns: int) -> list[tuple[Task, int]]:
         (stuck, start_ns + 750 * _MS),
         (healthy_2, healthy_2_start),
     ]
+
+
+# -- evaluation results (the logs signal) ------------------------------------------------------------------
+
+def make_logger_provider(service: str = "demo-agents", exporter: Any = None) -> Any:
+    """A LoggerProvider for `gen_ai.evaluation.result` events; with exporter=None an in-memory exporter is
+    attached and exposed as `provider.memory_exporter`."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import (
+        BatchLogRecordProcessor,
+        InMemoryLogRecordExporter,
+        SimpleLogRecordProcessor,
+    )
+
+    provider = LoggerProvider(resource=Resource.create({"service.name": service}))
+    memory = InMemoryLogRecordExporter() if exporter is None else None
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory) if memory is not None
+                                      else BatchLogRecordProcessor(exporter, schedule_delay_millis=200))
+    provider.memory_exporter = memory  # type: ignore[attr-defined]
+    return provider
+
+
+def emit_evaluation(provider: Any, trace_id: str, span_id: str, name: str, score: float, ts_ns: int,
+                    label: str | None = None) -> None:
+    """One `gen_ai.evaluation.result` event parented to the evaluated span, as the GenAI conventions say."""
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
+        int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=trace.TraceFlags(1))))
+    attrs: dict[str, Any] = {"gen_ai.evaluation.name": name, "gen_ai.evaluation.score.value": score}
+    if label:
+        attrs["gen_ai.evaluation.score.label"] = label
+    provider.get_logger("agentwatch.demo.evals").emit(timestamp=ts_ns, context=ctx, attributes=attrs,
+                                                       event_name="gen_ai.evaluation.result")

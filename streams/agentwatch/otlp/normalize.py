@@ -41,7 +41,7 @@ def any_value(val: AnyValue) -> Any:
     return getattr(val, which)
 
 
-def _number(val: AnyValue) -> float | int | None:
+def as_number(val: AnyValue) -> float | int | None:
     # Fast path first: token counts are int_value in every instrumentation seen; a few send strings.
     i = val.int_value
     if i:
@@ -60,7 +60,7 @@ def _number(val: AnyValue) -> float | int | None:
     return None
 
 
-def _text(val: AnyValue) -> str | None:
+def as_text(val: AnyValue) -> str | None:
     s = val.string_value
     if s:
         return s
@@ -119,9 +119,9 @@ def _oi_evaluation(span: Span, key: str, val: AnyValue, pending: dict[str, list[
         return
     slot = pending.setdefault(parts[1], [None, None])
     if parts[3] == "name":
-        slot[0] = _text(val)
+        slot[0] = as_text(val)
     else:
-        slot[1] = _number(val)
+        slot[1] = as_number(val)
 
 
 def _events(span: Span, events: Any) -> None:
@@ -131,9 +131,9 @@ def _events(span: Span, events: Any) -> None:
             ename = score = None
             for kv in ev.attributes:
                 if kv.key == v.EVALUATION_NAME:
-                    ename = _text(kv.value)
+                    ename = as_text(kv.value)
                 elif kv.key == v.EVALUATION_SCORE:
-                    score = _number(kv.value)
+                    score = as_number(kv.value)
             if ename and score is not None:
                 if span.evals is None:
                     span.evals = []
@@ -141,7 +141,7 @@ def _events(span: Span, events: Any) -> None:
         elif name == v.EXCEPTION_EVENT and span.error and span.error_type is None:
             for kv in ev.attributes:
                 if kv.key == v.EXCEPTION_TYPE:
-                    span.error_type = _text(kv.value)
+                    span.error_type = as_text(kv.value)
 
 
 def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | None, lf: str | None,
@@ -213,7 +213,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         continue
                     val = kv.value
                     if slot in _NUMERIC:
-                        n = _number(val)
+                        n = as_number(val)
                         if n is None:
                             continue
                         if slot == v.INPUT_TOKENS:
@@ -232,25 +232,25 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         op = val.string_value
                     elif slot == v.REQUEST_MODEL:
                         if span.model is None:
-                            span.model = _text(val)
+                            span.model = as_text(val)
                     elif slot == v.RESPONSE_MODEL:
-                        span.model = _text(val) or span.model
+                        span.model = as_text(val) or span.model
                     elif slot == v.PROVIDER:
-                        span.provider = _text(val)
+                        span.provider = as_text(val)
                     elif slot == v.AGENT_NAME:
-                        span.agent_name = _text(val)
+                        span.agent_name = as_text(val)
                     elif slot == v.TOOL_NAME:
-                        span.tool_name = _text(val)
+                        span.tool_name = as_text(val)
                     elif slot == v.TOOL_ARGS:
                         args = any_value(val)
                     elif slot == v.TOOL_INPUT:
                         tool_input = val
                     elif slot == v.CONVERSATION:
-                        span.conversation_id = _text(val)
+                        span.conversation_id = as_text(val)
                     elif slot == v.ERROR_TYPE:
-                        span.error_type = _text(val)
+                        span.error_type = as_text(val)
                     elif slot == v.AGENT_ID:
-                        span.agent_id = _text(val)
+                        span.agent_id = as_text(val)
                     elif slot == v.TL_KIND:
                         tl = val.string_value
                     elif slot == v.TL_ENTITY:

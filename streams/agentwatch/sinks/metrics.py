@@ -23,8 +23,14 @@ _TOOL_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 250)
 _SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
+# Labels whose values come from span data (unbounded in principle). The others (kind, status,
+# severity, token_type, outcome, reason, label) are enumerations written by agentwatch itself.
+OPEN_LABELS = frozenset({"agent", "service", "namespace", "model", "provider", "tool", "evaluation"})
+
+
 class LabelCap:
-    """Keeps at most `limit` distinct values per label name; the rest become `__other__`."""
+    """Keeps at most `limit` distinct values per open label name (shared by every metric using it, so an
+    agent is either itself or `__other__` everywhere); the rest become `__other__`."""
 
     def __init__(self, limit: int, overflow: Counter) -> None:
         self.limit = limit
@@ -32,6 +38,8 @@ class LabelCap:
         self._overflow = overflow
 
     def __call__(self, label: str, value: str) -> str:
+        if label not in OPEN_LABELS:
+            return value
         values = self.seen.setdefault(label, set())
         if value in values:
             return value
@@ -121,7 +129,10 @@ class Metrics:
         self._child(self.task_duration, agent).observe(summary["duration_s"])
         self._child(self.task_tools, agent).observe(summary["tool_calls"])
         for name, score in summary["scores"].items():
-            self._child(self.evaluation, agent, name).observe(score)
+            self.evaluation_score(agent, name, score)
+
+    def evaluation_score(self, agent: str, evaluation: str, score: float) -> None:
+        self._child(self.evaluation, agent, evaluation).observe(score)
 
     def alert(self, alert: dict[str, Any]) -> None:
         self._child(self.alerts, alert["agent"], alert["kind"], alert["severity"]).inc()

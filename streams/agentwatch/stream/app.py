@@ -1,8 +1,10 @@
 """The Faust app: a thin shell that moves bytes between Kafka and the pure core (`engine.Engine`).
 
     otlp_spans --route--> agentwatch-spans-by-task --aggregate--> agentwatch.alerts / agentwatch.tasks
-        (decode; DLQ)      (one message per input record    (Engine per worker; state in the
-                            and destination partition)        `task_state` table, changelog-backed)
+    otlp_logs --route_logs--^  (one message per input record  (Engine per worker; state in the
+        (decode; DLQ)           and destination partition)      `task_state` table, changelog-backed)
+    agentwatch.tasks + agentwatch-late-scores --agents--> agentwatch.alerts (drift, error types, bursts)
+                                 (keyed by agent)           (AgentStage; `agent_baselines` table)
 
 - `route` decodes each input record and re-keys its spans by task: all spans of a record bound for
   one partition travel as one message (never one per span or per task), so a trace split across
@@ -11,6 +13,8 @@
   writes each task touched by the message once to the `task_state` table (a changelog record per
   task per message, not per span). Closed tasks are deleted from it.
 - A 1 s timer closes finished tasks, detects stalls and idle timeouts on the event-time clock.
+- `agents` consumes the task summaries (keyed by agent) and late evaluation scores; each changed
+  agent's baseline is written to `agent_baselines` at most every `BASELINE_FLUSH_S`.
 - On rebalance the worker drops tasks it no longer owns and adopts the recovered ones it now owns.
 
 Delivery is at-least-once: input offsets are committed after processing; alerts carry deterministic
@@ -27,8 +31,10 @@ import faust
 import orjson
 from aiokafka.partitioner import murmur2
 
+from ..agents import AgentStage
 from ..engine import Engine, EngineConfig
 from ..otlp.decode import RecordError, decode_record
+from ..otlp.logs import decode_evaluations
 from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
@@ -36,12 +42,15 @@ from ..tasks import TaskState
 from .http import Health
 from .kafka_admin import bootstrap_from_url
 from .logs import logging_config
-from .wire import decode_spans, encode_spans
+from .wire import decode_batch, encode_evaluations, encode_spans
 
 log = logging.getLogger("agentwatch.worker")
 
 INTERNAL_TOPIC = "agentwatch-spans-by-task"
+LATE_SCORES_TOPIC = "agentwatch-late-scores"
 TABLE = "task_state"
+BASELINE_TABLE = "agent_baselines"
+BASELINE_FLUSH_S = 5.0  # a baseline is ~65 KB of JSON: written per changed agent at most this often
 TICK_S = 1.0
 IDLE_ADVANCE_S = 2.0  # with no input for this long, the clock follows the wall clock (caught up)
 
@@ -86,6 +95,7 @@ class Worker:
             task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
             close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
         ), observer=metrics)
+        self.agent_stage = AgentStage(policy)
         self._last_input = 0.0
         self._partition_cache: dict[str, int] = {}
         conf: dict[str, Any] = {}
@@ -105,11 +115,19 @@ class Worker:
         self.alerts = app.topic(settings.alerts_topic, **raw)
         self.tasks_topic = app.topic(settings.tasks_topic, **raw)
         self.dlq = app.topic(settings.dlq_topic, **raw)
+        self.late_scores = app.topic(LATE_SCORES_TOPIC, partitions=settings.partitions, internal=True, **raw)
         self.table = app.Table(TABLE, partitions=settings.partitions, use_partitioner=True, key_type=bytes,
                                value_type=bytes)
+        self.baselines = app.Table(BASELINE_TABLE, partitions=settings.partitions, use_partitioner=True,
+                                   key_type=bytes, value_type=bytes)
         app.agent(self.spans_topic, name="agentwatch.route")(self._route)
+        if settings.logs_topic:
+            app.agent(app.topic(settings.logs_topic, **raw), name="agentwatch.route_logs")(self._route_logs)
         app.agent(self.internal, name="agentwatch.aggregate")(self._aggregate)
+        app.agent(self.tasks_topic, name="agentwatch.agents")(self._agents)
+        app.agent(self.late_scores, name="agentwatch.late_scores")(self._late_scores)
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
+        app.timer(BASELINE_FLUSH_S, name="agentwatch.baselines")(self._flush_baselines)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
@@ -147,6 +165,22 @@ class Worker:
             for p, spans in by_partition.items():
                 await self.internal.send(key=None, value=encode_spans(spans), partition=p)
 
+    async def _route_logs(self, stream: Any) -> None:
+        """Evaluation results from the logs topic, re-keyed like spans (by trace: the task key)."""
+        async for event in stream.events():
+            msg = event.message
+            try:
+                evaluations = decode_evaluations(msg.value or b"", max_bytes=self.settings.max_record_bytes)
+            except RecordError as exc:
+                self.metrics.record(exc.reason)
+                await self._dead_letter(msg, exc.reason, str(exc))
+                continue
+            by_partition: dict[int, list[Any]] = {}
+            for ev in evaluations:
+                by_partition.setdefault(self._partition(ev.trace_id), []).append(ev)
+            for p, evs in by_partition.items():
+                await self.internal.send(key=None, value=encode_evaluations(evs), partition=p)
+
     async def _dead_letter(self, msg: Any, reason: str, error: str, partial: bool = False) -> None:
         self.metrics.dead_letter(reason)
         headers = [
@@ -167,11 +201,11 @@ class Worker:
     async def _aggregate(self, stream: Any) -> None:
         async for value in stream:
             try:
-                spans = decode_spans(value)
+                spans, evaluations = decode_batch(value)
             except (ValueError, TypeError) as exc:  # written by another agentwatch version?
                 log.error("unreadable internal span batch skipped", extra={"fields": {"error": str(exc)[:300]}})
                 continue
-            out = self.engine.process(spans)
+            out = self.engine.process(spans) if spans else self.engine.add_evaluations(evaluations)
             await self._publish(out)
 
     async def _tick(self) -> None:
@@ -190,6 +224,8 @@ class Worker:
             await self.alerts.send(key=alert["task_id"].encode(), value=orjson.dumps(alert))
         for summary in out.summaries:
             await self.tasks_topic.send(key=summary["agent"].encode(), value=orjson.dumps(summary))
+        for late in out.late_scores:
+            await self.late_scores.send(key=str(late["agent"]).encode(), value=orjson.dumps(late))
         changed, removed = self.engine.take_changes()
         table = self.table
         for task in changed:
@@ -197,9 +233,40 @@ class Worker:
         for task_id in removed:
             table.pop(task_id.encode(), None)
 
+    # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
+    async def _agents(self, stream: Any) -> None:
+        async for value in stream:
+            try:
+                summary = orjson.loads(value)
+                alerts = self.agent_stage.observe_summary(summary)
+            except (ValueError, KeyError, TypeError) as exc:  # not a task summary of ours
+                log.error("unreadable task summary skipped", extra={"fields": {"error": str(exc)[:300]}})
+                continue
+            await self._send_alerts(alerts)
+
+    async def _late_scores(self, stream: Any) -> None:
+        async for value in stream:
+            try:
+                late = orjson.loads(value)
+                alerts = self.agent_stage.observe_score(late)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("unreadable late score skipped", extra={"fields": {"error": str(exc)[:300]}})
+                continue
+            self.metrics.evaluation_score(late["agent"], late["evaluation"], late["score"])
+            await self._send_alerts(alerts)
+
+    async def _send_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        for alert in alerts:
+            self.metrics.alert(alert)
+            await self.alerts.send(key=alert["task_id"].encode(), value=orjson.dumps(alert))
+
+    async def _flush_baselines(self) -> None:
+        for agent, state in self.agent_stage.take_dirty():
+            self.baselines[agent.encode()] = orjson.dumps(state)
+
     # -- rebalance ---------------------------------------------------------------------------------
-    def _owned(self) -> set[int]:
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == INTERNAL_TOPIC}
+    def _owned(self, topic: str = INTERNAL_TOPIC) -> set[int]:
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         self.health.ready = False
@@ -214,6 +281,12 @@ class Worker:
             if self._partition(task_id) in owned and task_id not in self.engine.tasks:
                 self.engine.adopt(TaskState.from_dict(orjson.loads(raw)))
                 adopted += 1
+        owned_agents = self._owned(self.settings.tasks_topic)
+        self.agent_stage.drop(lambda agent: self._partition(agent) in owned_agents)
+        for key, raw in list(self.baselines.items()):
+            agent = key.decode() if isinstance(key, bytes) else key
+            if self._partition(agent) in owned_agents:
+                self.agent_stage.adopt(agent, orjson.loads(raw))
         self.health.ready = bool(owned)
         self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"
         log.info("rebalance complete", extra={"fields": {
@@ -223,8 +296,8 @@ class Worker:
 
 def topics_to_create(s: Settings) -> dict[str, int]:
     """Topics agentwatch creates when missing (the Collector's topic too, so a fresh cluster works)."""
-    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, s.alerts_topic: s.partitions,
-              s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
+    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, LATE_SCORES_TOPIC: s.partitions,
+              s.alerts_topic: s.partitions, s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
     if s.logs_topic:
         topics[s.logs_topic] = s.partitions
     return topics

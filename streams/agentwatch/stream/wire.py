@@ -1,17 +1,20 @@
-"""The internal topic's value: the compact spans of one input record bound for one partition.
+"""The internal topic's value: the compact spans (or evaluation scores) of one input record bound for
+one partition.
 
-orjson of [resources, spans], each span a flat list of its fields, the resource by index: a few µs a
+orjson of [1, resources, spans], each span a flat list of its fields, the resource by index: a few µs a
 span both ways, and a record's spans for one partition travel as one Kafka message (never one per span).
+Evaluation scores from the logs topic travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]].
 """
 
 from __future__ import annotations
 
 import orjson
 
-from ..model import Resource, Span
+from ..model import Evaluation, Resource, Span
 
 _FIELDS = tuple(f for f in Span.__slots__ if f != "resource")
 _VERSION = 1
+_EVALUATIONS = 2
 
 
 def encode_spans(spans: list[Span]) -> bytes:
@@ -27,10 +30,23 @@ def encode_spans(spans: list[Span]) -> bytes:
     return orjson.dumps([_VERSION, resources, rows])
 
 
-def decode_spans(data: bytes) -> list[Span]:
-    version, resources, rows = orjson.loads(data)
+def encode_evaluations(evaluations: list[Evaluation]) -> bytes:
+    return orjson.dumps([_EVALUATIONS, [[e.trace_id, e.span_id, e.name, e.score, e.ts_ns, e.service]
+                                        for e in evaluations]])
+
+
+def decode_batch(data: bytes) -> tuple[list[Span], list[Evaluation]]:
+    """An internal message -> (spans, evaluations); one of the two is empty."""
+    doc = orjson.loads(data)
+    if doc[0] == _EVALUATIONS:
+        return [], [Evaluation(*row) for row in doc[1]]
+    return _spans(doc), []
+
+
+def _spans(doc: list) -> list[Span]:
+    version, resources, rows = doc
     if version != _VERSION:
-        raise ValueError(f"internal span batch version {version} (this worker reads {_VERSION})")
+        raise ValueError(f"internal span batch version {version} (this worker reads {_VERSION} and {_EVALUATIONS})")
     res = [Resource(*r) for r in resources]
     out = []
     new = Span.__new__

@@ -1,0 +1,50 @@
+"""Evaluation events sent as OTLP logs through rotel's logs exporter reach the agent's baseline, and a
+drop in score fires score_drift. Event time is compressed: 70 tasks over the last ~6 hours."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import orjson
+import pytest
+from kafka_helpers import consume
+from test_worker_e2e import _start_stack, _summaries_for
+
+from agentwatch.demo.synth import Step, Task, emit_evaluation, make_logger_provider
+
+pytestmark = pytest.mark.e2e
+
+N, DROP = 70, 12  # the last DROP tasks (the last hour) score 0.5 instead of ~0.8
+STEP_NS = 5 * 60 * 10**9
+
+
+def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest.TempPathFactory):
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    rng = random.Random(3)
+    now = time.time_ns()
+    ends = [now - (N - i) * STEP_NS for i in range(N)]
+    tasks = [(Task("eval-bot", [Step("llm", input_tokens=rng.randint(900, 1100), output_tokens=50,
+                                     duration_ms=1000)]), end - 2 * 10**9) for end in ends]
+    for stack in _start_stack(tmp_path_factory, AGENTWATCH_LOGS_TOPIC="otlp_logs"):
+        ids = stack.emit(tasks)
+        summaries = _summaries_for(stack, ids, timeout_s=90)
+        assert len(summaries) == N
+        logs = make_logger_provider("eval-judge", OTLPLogExporter(endpoint=f"{stack.rotel.otlp_http_endpoint}/v1/logs"))
+        for i, (trace_id, end) in enumerate(zip(ids, ends, strict=True)):
+            score = 0.5 if i >= N - DROP else rng.gauss(0.8, 0.03)
+            emit_evaluation(logs, trace_id, "1" * 16, "relevance", round(score, 4), end + 10**9)
+        logs.force_flush()
+        logs.shutdown()
+
+        def drift(recs):
+            return any(orjson.loads(r.value)["kind"] == "score_drift" for r in recs)
+
+        alerts = [orjson.loads(r.value) for r in
+                  consume(stack.broker.bootstrap, "agentwatch.alerts", timeout_s=60, until=drift)]
+        score = [a for a in alerts if a["kind"] == "score_drift"]
+        assert len(score) == 1, [a["kind"] for a in alerts]
+        assert score[0]["agent"] == "eval-bot" and score[0]["evidence"]["direction"] == "down"
+        assert score[0]["baseline"]["n"] >= 30 and score[0]["observed"] < score[0]["baseline"]["mean"]
+        assert 'agentwatch_evaluation_score_count{agent="eval-bot",evaluation="relevance"}' in stack.worker.metrics()
