@@ -1,12 +1,14 @@
-"""`agentwatch demo`: the whole pipeline on this machine, no flags, about a minute.
+"""`agentwatch demo`: the whole pipeline on this machine, no flags, about half a minute.
 
     synthetic agents --OTLP/HTTP--> rotel --kafka--> tansu --> agentwatch worker --> alerts, summaries
 
 Starts an embedded broker (tansu), a real collector (rotel, `--traces-batch-max-size 1024`) and a
 worker, then runs agents instrumented with the real OpenTelemetry SDK, each its own service: a healthy
-one, a looping one (same tool, same arguments), one that blows its token budget and one that stalls
-mid-task, several tasks each. Alerts are printed as they arrive; at the end a summary table per agent,
-then everything it started is stopped. Exit 0 when every expected alert arrived and the healthy agent
+one, a looping one (same tool, same arguments), one that blows its token budget, one that stalls
+mid-task, several tasks each, and a drifting one whose evaluation score falls (its recent history, four
+hours of tasks with `gen_ai.evaluation.result` events sent as OTLP logs, is replayed at once).
+Alerts are printed as they arrive; at the end a summary table per agent, then everything it started
+is stopped. Exit 0 when every expected alert arrived and the healthy agent
 had none.
 """
 
@@ -30,7 +32,17 @@ from ..stream.broker import EmbeddedBroker
 from ..stream.kafka_admin import ensure_topics
 from ..stream.local_worker import LocalWorker
 from ..stream.rotel import Rotel
-from .synth import Step, Task, emit_task, make_provider, scenario_tasks, task_duration_ns, tracer_for
+from .synth import (
+    Step,
+    Task,
+    emit_evaluation,
+    emit_task,
+    make_logger_provider,
+    make_provider,
+    scenario_tasks,
+    task_duration_ns,
+    tracer_for,
+)
 
 # Short thresholds so a stall shows within the demo's minute; the rest are the built-in defaults.
 DEMO_POLICY = """\
@@ -42,7 +54,9 @@ agents:
     stall_s: 8
     idle_timeout_s: 16
 """
-EXPECTED = {("tool_loop", "looping-bot"), ("token_budget", "hungry-bot"), ("stalled_task", "stuck-bot")}
+EXPECTED = {("tool_loop", "looping-bot"), ("token_budget", "hungry-bot"), ("stalled_task", "stuck-bot"),
+            ("score_drift", "drifting-bot")}
+DRIFT_TASKS, DRIFT_DROP, DRIFT_STEP_S = 48, 12, 300  # one task every 5 min; the last hour's answers score worse
 PARTITIONS = 4
 DEADLINE_S = 100.0
 
@@ -68,6 +82,24 @@ def _plan(now_ns: int) -> list[tuple[float, Task]]:
     plan.append((11.0, canon["hungry-bot"]))
     plan.append((4.0, canon["stuck-bot"]))
     return sorted(plan, key=lambda p: p[0])
+
+
+def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -> list[str]:
+    """drifting-bot's last four hours: relevance ~0.82, then ~0.55 for the last hour. Returns trace IDs."""
+    import random
+
+    rng = random.Random(7)
+    ids = []
+    for i in range(DRIFT_TASKS):
+        end = now_ns - (DRIFT_TASKS - i) * DRIFT_STEP_S * 10**9
+        task = Task("drifting-bot", [Step("llm", input_tokens=rng.randint(1800, 2200), output_tokens=120,
+                                          duration_ms=1500),
+                                     Step("tool", tool="search_kb", args={"q": f"question {i}"}, duration_ms=300)])
+        trace_id, last = emit_task(tracer_for(tracer_provider, "otel"), task, end - task_duration_ns(task))
+        mean = 0.55 if i >= DRIFT_TASKS - DRIFT_DROP else 0.82
+        emit_evaluation(logger_provider, trace_id, "1" * 16, "relevance", round(rng.gauss(mean, 0.04), 3), last)
+        ids.append(trace_id)
+    return ids
 
 
 class _Follower(threading.Thread):
@@ -125,6 +157,7 @@ def _summary_table(summaries: list[dict[str, Any]], alerts: list[dict[str, Any]]
 
 
 def run_demo(out: TextIO = sys.stdout) -> int:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     def say(text: str) -> None:
@@ -142,11 +175,11 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         ensure_topics(broker.bootstrap, {settings.spans_topic: PARTITIONS, settings.alerts_topic: PARTITIONS,
                                          settings.tasks_topic: PARTITIONS, settings.dlq_topic: PARTITIONS,
                                          INTERNAL_TOPIC: PARTITIONS})
-        rotel = stack.enter_context(Rotel(broker.bootstrap, topic=settings.spans_topic))
-        say(f"  collector rotel, OTLP/HTTP {rotel.otlp_http_endpoint} -> kafka topic {settings.spans_topic} "
-            "(--traces-batch-max-size 1024)")
+        rotel = stack.enter_context(Rotel(broker.bootstrap, topic=settings.spans_topic, logs_topic="otlp_logs"))
+        say(f"  collector rotel, OTLP/HTTP {rotel.otlp_http_endpoint} -> kafka topics {settings.spans_topic}, "
+            "otlp_logs (--traces-batch-max-size 1024)")
         worker = LocalWorker(broker.url, {"AGENTWATCH_POLICY": str(policy), "AGENTWATCH_PARTITIONS": str(PARTITIONS),
-                                          "AGENTWATCH_LOG_LEVEL": "WARNING"})
+                                          "AGENTWATCH_LOGS_TOPIC": "otlp_logs", "AGENTWATCH_LOG_LEVEL": "WARNING"})
         say("  worker    starting (joins the consumer group, recovers its table)...")
         stack.enter_context(worker)
         say(f"  worker    ready; metrics on {worker.metrics_url}")
@@ -168,15 +201,21 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 
         plan = _plan(time.time_ns())
         say(f"\nrunning {len(plan)} tasks of 4 agents: healthy-bot, looping-bot, hungry-bot, stuck-bot "
-            f"(stall after {8}s of silence)\n")
+            f"(stall after {8}s of silence);\nreplaying drifting-bot's last 4 hours ({DRIFT_TASKS} tasks, "
+            "relevance scores as OTLP log events)\n")
         start = time.monotonic()
+        judge = make_logger_provider("drifting-bot", OTLPLogExporter(endpoint=f"{rotel.otlp_http_endpoint}/v1/logs"))
+        stack.callback(judge.shutdown)
+        drift_ids = _drifting_history(provider_for("drifting-bot"), judge, time.time_ns())
+        providers["drifting-bot"].force_flush()
+        judge.force_flush()
         for at, task in plan:
             time.sleep(max(0.0, at - (time.monotonic() - start)))
             # Emit with timestamps that end now: the task "just ran", as if exported live.
             provider = provider_for(task.agent)
             emit_task(tracer_for(provider, task.vocab), task, time.time_ns() - task_duration_ns(task))
             provider.force_flush()
-        expected_tasks = len(plan)
+        expected_tasks = len(plan) + len(drift_ids)
         deadline = start + DEADLINE_S
         while time.monotonic() < deadline:
             seen = {(a["kind"], a["agent"]) for a in follower.alerts}
