@@ -8,7 +8,7 @@ from agentwatch.demo.synth import Step, Task, emit_evaluation, make_logger_provi
 from agentwatch.engine import Engine
 from agentwatch.otlp.decode import RecordTooLarge, UndecodableRecord
 from agentwatch.otlp.logs import decode_evaluations
-from agentwatch.policy import Policy
+from agentwatch.policy import Policy, parse_policy
 from agentwatch.sinks.alerts import rfc3339
 from agentwatch.stream.wire import decode_batch, encode_evaluations
 from otel_helpers import T0, decode, emit
@@ -91,3 +91,16 @@ def test_first_seen_error_type_alerts_once():
     s = {**_summary(35, 0.5), "errors": {"SchemaError": 1}}
     assert [a["kind"] for a in stage.observe_summary(s)] == ["new_error_type"]
     assert stage.observe_summary({**s, "task_id": "t36", "end": rfc3339(T0 + 36 * 60 * 10**9)}) == []
+
+
+def test_daily_cost_budget_fires_once_per_agent_day():
+    policy = parse_policy('agents:\n  - match: "*"\n    daily_cost_usd: 0.05\n')
+    stage = AgentStage(policy)
+    fired = []
+    for i in range(6):  # $0.015 a task: over $0.05 on the fourth
+        fired += stage.observe_summary(_summary(i, 0.015, agent="spender"))
+    (alert,) = fired
+    assert alert["kind"] == "cost_budget" and alert["rule"] == "*/daily_cost_usd" and alert["task_id"] == "t3"
+    assert alert["observed"] == pytest.approx(0.06)
+    next_day = {**_summary(2000, 0.06, agent="spender")}  # 2000 minutes later: a new UTC day
+    assert [a["kind"] for a in stage.observe_summary(next_day)] == ["cost_budget"]

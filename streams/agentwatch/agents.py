@@ -2,7 +2,8 @@
 
 Fed by `agentwatch.tasks` (keyed by agent, so all of one agent's tasks meet on one worker) and by
 evaluation scores that arrived after their task closed. Holds the agents' rolling baselines
-(`baselines.py`) and runs the detectors in `detectors/drift.py` and `detectors/errors.py`. The worker
+(`baselines.py`) and daily spend, and runs the detectors in `detectors/drift.py`,
+`detectors/errors.py` and the daily budget of `detectors/budget.py`. The worker
 persists each changed agent's baseline (`take_dirty`) and adopts recovered ones after a rebalance.
 Bounds: `DriftConfig.max_agents` baselines; error-burst groups per `ErrorBurstDetector`.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .baselines import AgentBaseline, rfc3339_ns
+from .detectors.budget import DailyCost
 from .detectors.drift import DriftConfig, DriftDetector
 from .detectors.errors import ErrorBurstDetector, NewErrorTypeDetector
 from .model import Finding
@@ -27,6 +29,7 @@ class AgentStage:
         self.drift = DriftDetector(self.config)
         self.new_errors = NewErrorTypeDetector(self.drift.baselines, self.config.min_baseline_tasks)
         self.bursts = ErrorBurstDetector()
+        self.daily = DailyCost(self.config.max_agents)
         self.dirty: set[str] = set()
 
     def observe_summary(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -36,6 +39,10 @@ class AgentStage:
         findings: list[Finding] = self.drift.observe(summary, rule.match, rule.drift_sigma, rule.cost_multiple, now)
         findings += self.new_errors.observe(summary, rule.match, now)
         findings += self.bursts.observe(summary, rule.match, now)
+        cost = summary.get("cost_usd_known", summary.get("cost_usd"))
+        daily = self.daily.add(agent, rule, float(cost or 0.0), now)
+        if daily is not None:
+            findings.append(daily)
         self.dirty.add(agent)
         return [alert_json(f, task_id=summary["task_id"], trace_id=summary["trace_id"],
                            conversation_id=summary.get("conversation_id"), agent=agent,
@@ -52,12 +59,12 @@ class AgentStage:
 
     # -- persistence ---------------------------------------------------------------------------------
     def take_dirty(self) -> list[tuple[str, dict[str, Any]]]:
-        """(agent, baseline state) for every agent changed since the last call."""
+        """(agent, {baseline, daily}) for every agent changed since the last call."""
         out = []
         for agent in self.dirty:
             ab = self.drift.baselines.peek(agent)
             if ab is not None:
-                out.append((agent, ab.to_dict()))
+                out.append((agent, {"baseline": ab.to_dict(), "daily": self.daily.state(agent)}))
         self.dirty = set()
         return out
 
@@ -65,14 +72,17 @@ class AgentStage:
         if agent in self.drift.baselines:
             return False
         try:
-            self.drift.baselines.put(agent, AgentBaseline.from_dict(state, self.drift.baselines.config))
+            self.drift.baselines.put(agent, AgentBaseline.from_dict(state["baseline"], self.drift.baselines.config))
         except ValueError:  # stored with another window geometry: start afresh
             return False
+        if state.get("daily"):
+            self.daily.adopt(agent, state["daily"])
         return True
 
     def drop(self, keep: Callable[[str], bool]) -> int:
         gone = [a for a in self.drift.baselines if not keep(a)]
         for agent in gone:
             self.drift.baselines.remove(agent)
+            self.daily.forget(agent)
             self.dirty.discard(agent)
         return len(gone)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .detectors.budget import DailyCost, check_task_budgets
+from .detectors.budget import check_task_budgets
 from .detectors.loop import check_loop
 from .detectors.stall import check_stall
 from .model import Evaluation, Finding, Span
@@ -87,7 +87,6 @@ class Engine:
         self.tasks: dict[str, TaskState] = {}      # insertion order = least recently updated first
         self.closed: dict[str, str] = {}           # recently closed task ID -> its agent (oldest first)
         self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
-        self.daily = DailyCost()
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
         self.clock_ns = 0                          # newest span end time seen
         # Changes since `take_changes` (the worker persists them): tasks updated, tasks closed.
@@ -145,7 +144,7 @@ class Engine:
             for f in findings:
                 self._emit(task, f, out)
             if task.agent_rank >= RANK_STAMPED:
-                self._settle(task, ts, out)
+                self._settle(task)
         if late:
             self.observer.late_spans(late)
         return out
@@ -228,17 +227,12 @@ class Engine:
         out.alerts.append(alert)
         self.observer.alert(alert)
 
-    def _settle(self, task: TaskState, ts_ns: int, out: Output) -> None:
-        """Attribute what the task accrued to its agent: metric deltas and the daily cost budget.
+    def _settle(self, task: TaskState) -> None:
+        """Publish the metric deltas the task accrued, under its agent.
 
         Held until the agent is certain (an agent span, or a name stamped on the spans) or the task
         closes, because children usually arrive before the agent span that names them.
         """
-        if task.cost_unbilled:
-            daily = self.daily.add(task, self.policy.rule_for(task.agent), task.cost_unbilled, ts_ns)
-            task.cost_unbilled = 0.0
-            if daily is not None:
-                self._emit(task, daily, out)
         llm, tools = task.take_pending()
         obs = self.observer
         for (model, provider, status), usage in llm.items():
@@ -247,7 +241,7 @@ class Engine:
             obs.tool(task.agent, tool, status, n)
 
     def _close(self, task: TaskState, outcome: str, out: Output) -> None:
-        self._settle(task, task.end_ns, out)
+        self._settle(task)
         summary = summary_json(task, outcome)
         out.summaries.append(summary)
         self.observer.task_closed(summary)
@@ -284,14 +278,12 @@ class Engine:
         return {
             "tasks": [t.to_dict() for t in self.tasks.values()],
             "closed": self.closed,
-            "daily": self.daily.to_dict(),
             "clock_ns": self.clock_ns,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self.tasks = {d["task_id"]: TaskState.from_dict(d) for d in data.get("tasks", [])}
         self.closed = dict(data.get("closed", {}))
-        self.daily.load(data.get("daily", {}))
         self.clock_ns = data.get("clock_ns", 0)
 
 

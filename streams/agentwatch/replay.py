@@ -5,7 +5,8 @@ File formats (detected per file from its first bytes):
 - JSON: one OTLP JSON document (`{"resourceSpans": [...]}` or rotel's top-level array);
 - JSONL: one `otlp_json` record per line.
 Span times drive the clock: after each record the engine ticks at the newest span end seen; at end of
-input `flush` judges every open task as if nothing more came (unless `flush=False`).
+input `flush` judges every open task as if nothing more came (unless `flush=False`). Task summaries go
+through the per-agent stage too (daily budget, drift, error types), as in the worker.
 A bad record is reported on stderr (file, record number, reason) and skipped, like the worker's DLQ.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .agents import AgentStage
 from .engine import Engine, Output
 from .otlp.decode import RecordError, decode_record
 
@@ -60,6 +62,15 @@ def replay(paths: list[Path], engine: Engine, *, max_record_bytes: int, encoding
            flush: bool = True, err: IO[str] | None = None) -> Iterator[Output]:
     """Yield the engine's output as the records of `paths` are applied in order."""
     err = err or sys.stderr
+    agents = AgentStage(engine.policy)
+
+    def with_agents(out: Output) -> Output:
+        for summary in out.summaries:
+            out.alerts.extend(agents.observe_summary(summary))
+        for late in out.late_scores:
+            out.alerts.extend(agents.observe_score(late))
+        return out
+
     last_tick = 0
     resources: dict[tuple[str, str, str, str], Any] = {}
     for path in paths:
@@ -77,8 +88,8 @@ def replay(paths: list[Path], engine: Engine, *, max_record_bytes: int, encoding
                 if engine.clock_ns - last_tick >= _TICK_EVERY_NS:
                     last_tick = engine.clock_ns
                     out.extend(engine.tick(engine.clock_ns))
-                yield out
+                yield with_agents(out)
         except RecordError as exc:
             print(f"{exc}", file=err)
-    yield engine.flush() if flush else engine.tick(engine.clock_ns)
+    yield with_agents(engine.flush() if flush else engine.tick(engine.clock_ns))
 

@@ -54,7 +54,6 @@ class TaskState:
         "agent_start_ns",
         "alerts",
         "conversation_id",
-        "cost_unbilled",
         "cost_unknown_calls",
         "cost_usd",
         "end_ns",
@@ -105,7 +104,6 @@ class TaskState:
         self.usage_fallback: list[int] | None = None  # [in, out, cache, reasoning] of the largest agent span
         self.cost_usd = 0.0
         self.cost_unknown_calls = 0
-        self.cost_unbilled = 0.0  # not yet added to the agent's daily total (agent not yet certain)
         self.models: dict[str, int] = {}
         self.tools: dict[str, int] = {}
         self.errors: dict[str, int] = {}
@@ -203,7 +201,6 @@ class TaskState:
             self.cost_unknown_calls += 1
         else:
             self.cost_usd += cost
-            self.cost_unbilled += cost
         bump(self.models, model, MAX_MODELS)
         key = (model, s.provider or "unknown", "error" if s.error else "ok")
         acc = self.pending_llm.get(key)

@@ -1,8 +1,9 @@
 """Budgets: the per-task token and cost envelopes, and the per-agent UTC-day cost budget.
 
-Each fires once per task and rule (the task remembers what fired). The daily budget fires once per
-agent and UTC day; its state is a bounded map agent -> (day, spent, fired) (`MAX_AGENTS`, oldest
-entries dropped first).
+The task envelopes fire once per task and rule (the task remembers what fired); they run in the task
+stage. The daily budget runs in the per-agent stage (all of an agent's task summaries meet there, on
+one worker), fires once per agent and UTC day, and keeps a bounded map agent -> [day, spent, fired]
+(`MAX_AGENTS`, least recently updated dropped first).
 """
 
 from __future__ import annotations
@@ -52,30 +53,32 @@ class DailyCost:
         self.max_agents = max_agents
         self.agents: dict[str, list[Any]] = {}  # agent -> [day, spent, fired]
 
-    def add(self, task: TaskState, rule: Rule, cost: float, ts_ns: int) -> Finding | None:
+    def add(self, agent: str, rule: Rule, cost: float, ts_ns: int) -> Finding | None:
         if cost <= 0:
             return None
         day = ts_ns // _DAY_NS
-        entry = self.agents.pop(task.agent, None)  # re-insert: dict order = least recently used first
+        entry = self.agents.pop(agent, None)  # re-insert: dict order = least recently used first
         if entry is None or entry[0] != day:
             entry = [day, 0.0, False]
         if len(self.agents) >= self.max_agents:
             del self.agents[next(iter(self.agents))]
-        self.agents[task.agent] = entry
+        self.agents[agent] = entry
         entry[1] += cost
         limit = rule.daily_cost_usd
         if limit is None or entry[2] or entry[1] <= limit:
             return None
         entry[2] = True
-        task.fired[rule.name("daily_cost_usd")] = 1
         return Finding(
             kind="cost_budget", severity="critical", action="review", rule=rule.name("daily_cost_usd"),
             observed=round(entry[1], 6), threshold=float(limit), ts_ns=ts_ns,
             evidence={"scope": "agent_utc_day", "day": int(day)},
-            message=f"agent {task.agent} spent ${entry[1]:.2f} today (UTC), over its ${limit:.2f} daily budget")
+            message=f"agent {agent} spent ${entry[1]:.2f} today (UTC), over its ${limit:.2f} daily budget")
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        return self.agents
+    def state(self, agent: str) -> list[Any] | None:
+        return self.agents.get(agent)
 
-    def load(self, data: dict[str, list[Any]]) -> None:
-        self.agents = {k: list(v) for k, v in data.items()}
+    def adopt(self, agent: str, entry: list[Any]) -> None:
+        self.agents[agent] = list(entry)
+
+    def forget(self, agent: str) -> None:
+        self.agents.pop(agent, None)

@@ -83,6 +83,7 @@ def summary_json(task: TaskState, outcome: str) -> dict[str, Any]:
         "tool_calls": task.tool_calls,
         "tokens": {"input": i, "output": o, "cache_read": c, "reasoning": r, "total": total},
         "cost_usd": None if task.cost_unknown_calls else round(task.cost_usd, 6),
+        "cost_usd_known": round(task.cost_usd, 6),  # extension: the priced calls only (daily budget)
         "models": sorted(task.models),
         "tools": dict(task.tools),
         "max_tool_repeat": task.max_repeat,
