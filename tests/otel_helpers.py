@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
+from google.protobuf import json_format
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
 from agentwatch.demo.synth import Task, emit_task, encode, make_provider, records, tracer_for
 from agentwatch.model import Span
 from agentwatch.otlp.decode import decode_record
@@ -29,3 +34,15 @@ def decode(data: bytes) -> list[Span]:
     d = decode_record(data, max_bytes=MAX)
     assert not d.errors
     return d.spans
+
+
+def pdata_json(data: bytes) -> dict:
+    """A TracesData record as the Collector's otlp_json: the protobuf JSON mapping, but IDs in hex."""
+    doc = json_format.MessageToDict(TracesData.FromString(data))
+    for rs in doc["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for k in ("traceId", "spanId", "parentSpanId"):
+                    if k in span:
+                        span[k] = base64.b64decode(span[k]).hex()
+    return doc

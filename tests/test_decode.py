@@ -1,29 +1,15 @@
 """Bad input of each kind gets one typed error; good spans of a partly bad record survive."""
 
-import base64
 
 import orjson
 import pytest
-from google.protobuf import json_format
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from agentwatch.demo.synth import Step, Task
 from agentwatch.otlp.decode import RecordTooLarge, UndecodableRecord, decode_record, detect, require_upb
-from otel_helpers import MAX, T0, record_of
+from otel_helpers import MAX, T0, pdata_json, record_of
 
 TASK = Task("bot", [Step("llm", input_tokens=10, output_tokens=2), Step("tool", tool="t", args={"a": 1})])
-
-
-def _pdata_json(data: bytes) -> dict:
-    """The Collector's otlp_json: protobuf JSON mapping, but trace/span IDs as hex."""
-    doc = json_format.MessageToDict(TracesData.FromString(data))
-    for rs in doc["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for span in ss["spans"]:
-                for k in ("traceId", "spanId", "parentSpanId"):
-                    if k in span:
-                        span[k] = base64.b64decode(span[k]).hex()
-    return doc
 
 
 def test_upb_backend_is_active():
@@ -33,7 +19,7 @@ def test_upb_backend_is_active():
 def test_json_forms_decode_like_proto():
     data = record_of([(TASK, T0)])
     proto = decode_record(data, max_bytes=MAX).spans
-    doc = _pdata_json(data)
+    doc = pdata_json(data)
     for raw in (orjson.dumps(doc), orjson.dumps(doc["resourceSpans"])):  # Collector form, rotel's array form
         assert detect(raw) == "otlp_json"
         spans = decode_record(raw, max_bytes=MAX).spans

@@ -1,16 +1,14 @@
 """`agentwatch replay` on the recorded four-agent scenario, and its input formats."""
 
-import base64
 import io
 from pathlib import Path
 
 import orjson
 import pytest
-from google.protobuf import json_format
-from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from agentwatch.cli import main
 from agentwatch.replay import read_records, write_length_prefixed
+from otel_helpers import pdata_json
 
 SCENARIO = Path(__file__).parent / "data" / "scenario.otlp"
 
@@ -39,17 +37,7 @@ def test_no_flush_leaves_open_tasks_unjudged(capsys):
 
 
 def _json_records() -> list[bytes]:
-    out = []
-    for rec in read_records(SCENARIO):
-        doc = json_format.MessageToDict(TracesData.FromString(rec))
-        for rs in doc["resourceSpans"]:
-            for ss in rs["scopeSpans"]:
-                for sp in ss["spans"]:
-                    for k in ("traceId", "spanId", "parentSpanId"):
-                        if k in sp:
-                            sp[k] = base64.b64decode(sp[k]).hex()
-        out.append(orjson.dumps(doc))
-    return out
+    return [orjson.dumps(pdata_json(rec)) for rec in read_records(SCENARIO)]
 
 
 def test_jsonl_and_json_files_give_the_same_result(tmp_path, capsys):
