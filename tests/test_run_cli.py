@@ -8,7 +8,8 @@ from agentwatch.stream.broker import free_port
 
 
 def _run(env_extra: dict[str, str]) -> tuple[int, str, float]:
-    env = {"PATH": "/usr/bin:/bin", "AGENTWATCH_METRICS_PORT": str(free_port()), **env_extra}
+    env = {"PATH": "/usr/bin:/bin", "AGENTWATCH_METRICS_PORT": str(free_port()),
+           "AGENTWATCH_METRICS_HOST": "127.0.0.1", **env_extra}
     t = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "agentwatch.cli", "run"], env=env, capture_output=True, text=True,
                        timeout=60)

@@ -31,6 +31,7 @@ class Settings:
     input_keyed_by_trace: bool = False
     policy: str = ""                          # path to the policy YAML; empty = built-in defaults
     metrics_port: int = 9464
+    metrics_host: str = "0.0.0.0"             # extension: where /metrics, /healthz, /readyz listen
     max_active_tasks: int = 10_000            # per worker
     max_record_bytes: int = 1_048_576
     max_label_values: int = 200

@@ -32,6 +32,7 @@ class LocalWorker(ManagedProcess):
     def _env(self) -> Mapping[str, str]:
         env = child_env(drop_prefixes=("AGENTWATCH_",))
         env.update({"AGENTWATCH_BROKERS": self.brokers_url, "AGENTWATCH_METRICS_PORT": str(self.metrics_port),
+                    "AGENTWATCH_METRICS_HOST": LOOPBACK,
                     "AGENTWATCH_DATA_DIR": str(self.data_dir), "AGENTWATCH_BROKER_WAIT_S": "20"})
         env.update(self.extra_env)
         return env

@@ -51,11 +51,12 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
     metrics = Metrics(settings.max_label_values)
     health = Health()
     try:
-        serve(settings.metrics_port, metrics.registry, health)
+        serve(settings.metrics_port, metrics.registry, health, host=settings.metrics_host)
     except OSError as exc:
         return fail(f"cannot serve /metrics on port {settings.metrics_port}: {exc.strerror}")
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    worker = Worker(settings, policy, metrics, health, embedded_broker=embedded_broker)
+    worker = Worker(settings, policy, metrics, health, embedded_broker=embedded_broker,
+                    input_partitions=created.get(settings.spans_topic, 0))
     import faust
 
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),

@@ -1,9 +1,11 @@
 """The internal topic's value: the compact spans (or evaluation scores) of one input record bound for
 one partition.
 
-orjson of [1, resources, spans], each span a flat list of its fields, the resource by index: a few µs a
-span both ways, and a record's spans for one partition travel as one Kafka message (never one per span).
-Evaluation scores from the logs topic travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]].
+orjson of [1, resources, spans, watermarks], each span a flat list of its fields, the resource by index:
+a few µs a span both ways, and a batch's spans for one partition travel as one Kafka message (never one
+per span). `watermarks` is [[source partition, newest span end there], ...]: the event-time progress of
+the input partitions the batch came from (see `stream/clock.py`). Evaluation scores from the logs topic
+travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]].
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ _VERSION = 1
 _EVALUATIONS = 2
 
 
-def encode_spans(spans: list[Span]) -> bytes:
+def encode_spans(spans: list[Span], watermarks: dict[int, int] | None = None) -> bytes:
     index: dict[int, int] = {}
     resources: list[tuple[str, str, str, str]] = []
     rows = []
@@ -27,7 +29,7 @@ def encode_spans(spans: list[Span]) -> bytes:
             ri = index[id(s.resource)] = len(resources)
             resources.append(s.resource.as_tuple())
         rows.append([ri, *[getattr(s, f) for f in _FIELDS]])
-    return orjson.dumps([_VERSION, resources, rows])
+    return orjson.dumps([_VERSION, resources, rows, list((watermarks or {}).items())])
 
 
 def encode_evaluations(evaluations: list[Evaluation]) -> bytes:
@@ -35,16 +37,16 @@ def encode_evaluations(evaluations: list[Evaluation]) -> bytes:
                                         for e in evaluations]])
 
 
-def decode_batch(data: bytes) -> tuple[list[Span], list[Evaluation]]:
-    """An internal message -> (spans, evaluations); one of the two is empty."""
+def decode_batch(data: bytes) -> tuple[list[Span], list[Evaluation], list[list[int]]]:
+    """An internal message -> (spans, evaluations, source watermarks); spans or evaluations is empty."""
     doc = orjson.loads(data)
     if doc[0] == _EVALUATIONS:
-        return [], [Evaluation(*row) for row in doc[1]]
-    return _spans(doc), []
+        return [], [Evaluation(*row) for row in doc[1]], []
+    return _spans(doc), [], doc[3]
 
 
 def _spans(doc: list) -> list[Span]:
-    version, resources, rows = doc
+    version, resources, rows, _ = doc
     if version != _VERSION:
         raise ValueError(f"internal span batch version {version} (this worker reads {_VERSION} and {_EVALUATIONS})")
     res = [Resource(*r) for r in resources]
