@@ -137,13 +137,14 @@ class Result:
 
 
 def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path, i: int,
-                 no_workaround: bool = False) -> WorkerProc:
+                 no_workaround: bool = False, commit_interval_s: float = 2.8) -> WorkerProc:
     port = free_port()
     env = child_env(drop_prefixes=("AGENTWATCH_",))
     env.update({
         "AGENTWATCH_BROKERS": broker.url, "AGENTWATCH_SPANS_TOPIC": topic, "AGENTWATCH_METRICS_PORT": str(port),
         "AGENTWATCH_DATA_DIR": str(tmp / f"data{i}"), "AGENTWATCH_PARTITIONS": str(partitions),
         "AGENTWATCH_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+        "AGENTWATCH_COMMIT_INTERVAL_S": str(commit_interval_s),
     })
     if no_workaround:
         env["BENCH_NO_TANSU_WORKAROUND"] = "1"
@@ -293,7 +294,7 @@ def hotspots(path: Path, top: int = 12) -> list[str]:
 
 
 def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, partitions: int,
-            profile: bool = False, no_workaround: bool = False) -> Result:
+            profile: bool = False, no_workaround: bool = False, commit_interval_s: float = 2.8) -> Result:
     res = Result(workers, n_spans)
     topic = f"bench_spans_{workers}"
     tmp = Path(tempfile.mkdtemp(prefix=f"agentwatch-bench-{workers}w-"))
@@ -304,7 +305,7 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
             try:
                 ensure_topics(broker.bootstrap, {topic: partitions})
                 for i in range(workers):
-                    procs.append(start_worker(broker, topic, partitions, tmp, i, no_workaround))
+                    procs.append(start_worker(broker, topic, partitions, tmp, i, no_workaround, commit_interval_s))
                 wait_ready(procs, res)
                 if profile:
                     spy = start_profiler(procs[0].proc.pid, tmp / "profile.txt")
@@ -493,6 +494,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--event-time", choices=("future", "past"), default="future",
                     help="span times relative to the wall clock (see the comment in main)")
+    ap.add_argument("--commit-interval", type=float, default=2.8,
+                    help="worker offset-commit (and task-state write) interval; 2.8 s is Faust's production default")
     ap.add_argument("--profile", action="store_true", help="py-spy the first worker during each run")
     ap.add_argument("--no-tansu-workaround", action="store_true",
                     help="diagnosis: workers without producer_max_batch_size=1 (safe here only because no worker "
@@ -524,7 +527,8 @@ def main() -> None:
     results = {}
     for w in args.workers:
         results[w] = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
-                             no_workaround=args.no_tansu_workaround)
+                             no_workaround=args.no_tansu_workaround,
+                             commit_interval_s=args.commit_interval)
         report(results[w], n_tasks)
 
     print()

@@ -41,6 +41,7 @@ class Settings:
     close_grace_s: float = 2.0
     max_alerts_per_minute: int = 60
     broker_wait_s: float = 30.0               # how long `run` waits for the broker before giving up
+    commit_interval_s: float = 0.0            # offset commits (and task-state writes); 0 = Faust's 2.8 s
     data_dir: str = "/tmp/agentwatch"         # Faust's local data directory
     security_protocol: str = ""
     sasl_mechanism: str = ""

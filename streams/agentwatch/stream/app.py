@@ -110,6 +110,8 @@ class Worker:
         if embedded_broker:
             conf.update(FAST_SETTINGS)
             conf.update(TANSU_SETTINGS)
+        if settings.commit_interval_s > 0:
+            conf["broker_commit_interval"] = settings.commit_interval_s
         self.app = faust.App(
             "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
