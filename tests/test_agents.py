@@ -29,7 +29,7 @@ def test_evaluation_events_decode_and_other_logs_are_skipped():
     evs = decode_evaluations(_logs(("relevance", 0.75), ("toxicity", 0.01)), max_bytes=1 << 20)
     assert [(e.trace_id, e.span_id, e.name, e.score, e.ts_ns, e.service) for e in evs] == [
         (TRACE, SPAN, "relevance", 0.75, T0, "judge-svc"), (TRACE, SPAN, "toxicity", 0.01, T0, "judge-svc")]
-    assert decode_batch(encode_evaluations(evs)) == ([], evs)
+    assert decode_batch(encode_evaluations(evs)) == ([], evs, [])
 
 
 def test_bad_log_records():
@@ -104,3 +104,13 @@ def test_daily_cost_budget_fires_once_per_agent_day():
     assert alert["observed"] == pytest.approx(0.06)
     next_day = {**_summary(2000, 0.06, agent="spender")}  # 2000 minutes later: a new UTC day
     assert [a["kind"] for a in stage.observe_summary(next_day)] == ["cost_budget"]
+
+
+def test_late_scores_are_judged_even_before_any_summary_of_the_agent():
+    stage = AgentStage(Policy())
+    alerts = []
+    for i in range(60):  # scores only: relevance ~0.8 for 48 tasks, then 0.5 for the last hour
+        score = 0.5 if i >= 48 else 0.8 + 0.02 * ((i % 5) - 2)
+        alerts += stage.observe_score({"agent": "judge-only", "evaluation": "relevance", "score": score,
+                                       "ts_ns": T0 + i * 5 * 60 * 10**9, "trace_id": f"{i:032x}"})
+    assert [a["kind"] for a in alerts] == ["score_drift"]

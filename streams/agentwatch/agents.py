@@ -52,7 +52,9 @@ class AgentStage:
     def observe_score(self, late: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A score whose task had closed: {agent, evaluation, score, ts_ns, trace_id}."""
         agent = str(late["agent"])
-        findings = self.drift.observe_score(agent, late["evaluation"], float(late["score"]), int(late["ts_ns"]))
+        rule = self.policy.rule_for(agent)  # not the rule of the agent's last summary: that may come later
+        findings = self.drift.observe_score(agent, late["evaluation"], float(late["score"]), int(late["ts_ns"]),
+                                            rule=rule.match, drift_sigma=rule.drift_sigma)
         self.dirty.add(agent)
         return [alert_json(f, task_id=late["trace_id"], trace_id=late["trace_id"], conversation_id=None,
                            agent=agent, service="", resource={}) for f in findings]

@@ -211,11 +211,12 @@ def test_two_workers_share_partitions_and_hand_over_tasks(tmp_path_factory: pyte
         second = LocalWorker(stack.broker.url, {"AGENTWATCH_PARTITIONS": str(PARTITIONS),
                                                 "AGENTWATCH_POLICY": stack.worker.extra_env["AGENTWATCH_POLICY"]})
         with second:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # both ready = the group rebalanced over both
                 if stack.worker._ready() and second._ready():
                     break
                 time.sleep(0.5)
+            assert stack.worker._ready() and second._ready(), "the group did not rebalance over both workers"
             stack.produce([(r, i % PARTITIONS) for recs in recs_by_task for i, r in enumerate(recs[3:])])
             summaries = _summaries_for(stack, ids, timeout_s=90)
             assert len(summaries) == len(tasks)
