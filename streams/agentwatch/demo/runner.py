@@ -85,7 +85,10 @@ def _plan(now_ns: int) -> list[tuple[float, Task]]:
 
 
 def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -> list[str]:
-    """drifting-bot's last four hours: relevance ~0.82, then ~0.55 for the last hour. Returns trace IDs."""
+    """drifting-bot's last four hours: relevance ~0.82, then ~0.55 for the last hour. Returns trace IDs.
+
+    The older history goes in bulk; the last hour's scores one at a time, in time order, as they would
+    arrive live (drift's 15-minute hold is judged in arrival order)."""
     import random
 
     rng = random.Random(7)
@@ -99,6 +102,10 @@ def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -
         mean = 0.55 if i >= DRIFT_TASKS - DRIFT_DROP else 0.82
         emit_evaluation(logger_provider, trace_id, "1" * 16, "relevance", round(rng.gauss(mean, 0.04), 3), last)
         ids.append(trace_id)
+        if i >= DRIFT_TASKS - DRIFT_DROP - 1:
+            tracer_provider.force_flush()
+            logger_provider.force_flush()
+            time.sleep(0.3)
     return ids
 
 
