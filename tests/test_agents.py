@@ -114,3 +114,24 @@ def test_late_scores_are_judged_even_before_any_summary_of_the_agent():
         alerts += stage.observe_score({"agent": "judge-only", "evaluation": "relevance", "score": score,
                                        "ts_ns": T0 + i * 5 * 60 * 10**9, "trace_id": f"{i:032x}"})
     assert [a["kind"] for a in alerts] == ["score_drift"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_score_drift_when_summaries_arrive_before_their_late_scores(seed):
+    """The worker's real order for historical data: every summary first (the agent's clock is at the end
+    of the drop), then the scores. Fires once given the density window drift needs (>= 10 an hour)."""
+    import random
+    rng = random.Random(seed)
+    m = 60 * 10**9
+    ends = [T0 + i * 5 * m for i in range(60)] + [T0 + 300 * m + k * 150 * 10**9 for k in range(24)]
+    stage = AgentStage(Policy())
+    order = list(range(len(ends)))
+    rng.shuffle(order)
+    for i in order:
+        stage.observe_summary({**_summary(i, 0.5), "end": rfc3339(ends[i]), "start": rfc3339(ends[i] - 10**9)})
+    alerts = []
+    for i, end in enumerate(ends):
+        score = 0.5 if i >= 60 else rng.gauss(0.8, 0.03)
+        alerts += stage.observe_score({"agent": "support-bot", "evaluation": "relevance", "score": score,
+                                       "ts_ns": end + 10**9, "trace_id": f"{i:032x}"})
+    assert [a["kind"] for a in alerts] == ["score_drift"]

@@ -1,5 +1,6 @@
 """Evaluation events sent as OTLP logs through rotel's logs exporter reach the agent's baseline, and a
-drop in score fires score_drift. Event time is compressed: 70 tasks over the last ~6 hours."""
+drop in score fires score_drift. Event time is compressed: ~6 hours of tasks sent at once, one every
+5 min, then 24 in the last hour (window drift needs 10 scores in the hour and a 15-minute hold)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from agentwatch.demo.synth import Step, Task, emit_evaluation, make_logger_provi
 
 pytestmark = pytest.mark.e2e
 
-N, DROP = 70, 12  # the last DROP tasks (the last hour) score 0.5 instead of ~0.8
-STEP_NS = 5 * 60 * 10**9
+MIN_NS = 60 * 10**9
+DROP = 24  # the last hour's tasks score 0.5 instead of ~0.8
 
 
 def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest.TempPathFactory):
@@ -24,16 +25,18 @@ def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest
 
     rng = random.Random(3)
     now = time.time_ns()
-    ends = [now - (N - i) * STEP_NS for i in range(N)]
+    ends = [now - 360 * MIN_NS + i * 5 * MIN_NS for i in range(60)]
+    ends = [e for e in ends if e < now - 62 * MIN_NS] + [now - 60 * MIN_NS + k * 150 * 10**9 for k in range(DROP)]
+    n = len(ends)
     tasks = [(Task("eval-bot", [Step("llm", input_tokens=rng.randint(900, 1100), output_tokens=50,
                                      duration_ms=1000)]), end - 2 * 10**9) for end in ends]
     for stack in _start_stack(tmp_path_factory, AGENTWATCH_LOGS_TOPIC="otlp_logs"):
         ids = stack.emit(tasks)
         summaries = _summaries_for(stack, ids, timeout_s=90)
-        assert len(summaries) == N
+        assert len(summaries) == n
         logs = make_logger_provider("eval-judge", OTLPLogExporter(endpoint=f"{stack.rotel.otlp_http_endpoint}/v1/logs"))
         for i, (trace_id, end) in enumerate(zip(ids, ends, strict=True)):
-            score = 0.5 if i >= N - DROP else rng.gauss(0.8, 0.03)
+            score = 0.5 if i >= n - DROP else rng.gauss(0.8, 0.03)
             emit_evaluation(logs, trace_id, "1" * 16, "relevance", round(score, 4), end + 10**9)
         logs.force_flush()
         logs.shutdown()
@@ -44,7 +47,8 @@ def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest
         alerts = [orjson.loads(r.value) for r in
                   consume(stack.broker.bootstrap, "agentwatch.alerts", timeout_s=60, until=drift)]
         score = [a for a in alerts if a["kind"] == "score_drift"]
-        assert len(score) == 1, [a["kind"] for a in alerts]
+        counts = [m for m in stack.worker.metrics().splitlines() if m.startswith("agentwatch_evaluation_score_count")]
+        assert len(score) == 1, ([a["kind"] for a in alerts], counts)
         assert score[0]["agent"] == "eval-bot" and score[0]["evidence"]["direction"] == "down"
         assert score[0]["baseline"]["n"] >= 30 and score[0]["observed"] < score[0]["baseline"]["mean"]
         assert 'agentwatch_evaluation_score_count{agent="eval-bot",evaluation="relevance"}' in stack.worker.metrics()

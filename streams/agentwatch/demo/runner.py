@@ -56,7 +56,9 @@ agents:
 """
 EXPECTED = {("tool_loop", "looping-bot"), ("token_budget", "hungry-bot"), ("stalled_task", "stuck-bot"),
             ("score_drift", "drifting-bot")}
-DRIFT_TASKS, DRIFT_DROP, DRIFT_STEP_S = 48, 12, 300  # one task every 5 min; the last hour's answers score worse
+# drifting-bot: 3 h of history, one task every 5 min, then 24 tasks in the last hour whose answers score
+# worse (window drift needs 10 scores in its 1 h window and a 15-minute hold)
+DRIFT_HISTORY, DRIFT_DROP = 36, 24
 PARTITIONS = 4
 DEADLINE_S = 100.0
 
@@ -92,17 +94,19 @@ def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -
     import random
 
     rng = random.Random(7)
+    minute = 60 * 10**9
+    ends = [now_ns - (4 * 60 - 5 * i) * minute for i in range(DRIFT_HISTORY)]
+    ends += [now_ns - 60 * minute + k * 150 * 10**9 for k in range(DRIFT_DROP)]
     ids = []
-    for i in range(DRIFT_TASKS):
-        end = now_ns - (DRIFT_TASKS - i) * DRIFT_STEP_S * 10**9
+    for i, end in enumerate(ends):
         task = Task("drifting-bot", [Step("llm", input_tokens=rng.randint(1800, 2200), output_tokens=120,
                                           duration_ms=1500),
                                      Step("tool", tool="search_kb", args={"q": f"question {i}"}, duration_ms=300)])
         trace_id, last = emit_task(tracer_for(tracer_provider, "otel"), task, end - task_duration_ns(task))
-        mean = 0.55 if i >= DRIFT_TASKS - DRIFT_DROP else 0.82
+        mean = 0.55 if i >= DRIFT_HISTORY else 0.82
         emit_evaluation(logger_provider, trace_id, "1" * 16, "relevance", round(rng.gauss(mean, 0.04), 3), last)
         ids.append(trace_id)
-        if i >= DRIFT_TASKS - DRIFT_DROP - 1:
+        if i >= DRIFT_HISTORY - 1:
             tracer_provider.force_flush()
             logger_provider.force_flush()
             time.sleep(0.3)
@@ -208,8 +212,8 @@ def run_demo(out: TextIO = sys.stdout) -> int:
 
         plan = _plan(time.time_ns())
         say(f"\nrunning {len(plan)} tasks of 4 agents: healthy-bot, looping-bot, hungry-bot, stuck-bot "
-            f"(stall after {8}s of silence);\nreplaying drifting-bot's last 4 hours ({DRIFT_TASKS} tasks, "
-            "relevance scores as OTLP log events)\n")
+            f"(stall after {8}s of silence);\nreplaying drifting-bot's last 4 hours "
+            f"({DRIFT_HISTORY + DRIFT_DROP} tasks, relevance scores as OTLP log events)\n")
         start = time.monotonic()
         judge = make_logger_provider("drifting-bot", OTLPLogExporter(endpoint=f"{rotel.otlp_http_endpoint}/v1/logs"))
         stack.callback(judge.shutdown)
