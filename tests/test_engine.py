@@ -260,14 +260,16 @@ def test_conversation_task_key_joins_traces():
     assert summaries[0]["task_id"] == "c1"
 
 
-def test_snapshot_restore_round_trip():
+def test_task_state_round_trip():
+    """What the worker writes to its table (TaskState.to_dict as JSON) restores the same task."""
     engine, _, _ = run([record_of([(loop_task(2), T0)])], POLICY, flush=False)
-    snap = engine.snapshot()
     import orjson
+    (task,) = engine.tasks.values()
+    snap = orjson.loads(orjson.dumps(task.to_dict()))
     other = Engine(POLICY)
-    other.restore(orjson.loads(orjson.dumps(snap)))
-    assert orjson.loads(orjson.dumps(other.snapshot())) == orjson.loads(orjson.dumps(snap))
+    other.adopt(TaskState.from_dict(snap))
     (t,) = other.tasks.values()
+    assert orjson.loads(orjson.dumps(t.to_dict())) == snap
     assert isinstance(t, TaskState) and t.loop_state[1] == 2 and t.max_repeat == 2
 
 

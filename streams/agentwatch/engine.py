@@ -272,18 +272,3 @@ class Engine:
             del self.tasks[k]
             self.dirty.discard(k)
         return len(gone)
-
-    def snapshot(self) -> dict[str, Any]:
-        """All state as plain data (for a changelog); `restore` is its inverse."""
-        return {
-            "tasks": [t.to_dict() for t in self.tasks.values()],
-            "closed": self.closed,
-            "clock_ns": self.clock_ns,
-        }
-
-    def restore(self, data: dict[str, Any]) -> None:
-        self.tasks = {d["task_id"]: TaskState.from_dict(d) for d in data.get("tasks", [])}
-        self.closed = dict(data.get("closed", {}))
-        self.clock_ns = data.get("clock_ns", 0)
-
-

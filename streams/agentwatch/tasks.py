@@ -175,6 +175,13 @@ class TaskState:
         if self._reordered:
             self._rejudge()
 
+    def fire_once(self, rule_name: str) -> bool:
+        """True the first time a rule fires for this task (detectors fire once per task and rule)."""
+        if rule_name in self.fired:
+            return False
+        self.fired[rule_name] = 1
+        return True
+
     def add_score(self, name: str, score: float) -> None:
         if name not in self.scores and len(self.scores) >= MAX_SCORES:
             return

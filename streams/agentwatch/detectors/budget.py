@@ -18,17 +18,10 @@ _DAY_NS = 86_400 * 10**9
 MAX_AGENTS = 10_000
 
 
-def _once(task: TaskState, rule_name: str) -> bool:
-    if rule_name in task.fired:
-        return False
-    task.fired[rule_name] = 1
-    return True
-
-
 def check_task_budgets(task: TaskState, rule: Rule, ts_ns: int) -> list[Finding]:
     out = []
     total = task.tokens()[4]
-    if rule.task_tokens is not None and total > rule.task_tokens and _once(task, rule.name("task_tokens")):
+    if rule.task_tokens is not None and total > rule.task_tokens and task.fire_once(rule.name("task_tokens")):
         out.append(Finding(
             kind="token_budget", severity="critical", action="terminate", rule=rule.name("task_tokens"),
             observed=float(total), threshold=float(rule.task_tokens), ts_ns=ts_ns,
@@ -36,7 +29,7 @@ def check_task_budgets(task: TaskState, rule: Rule, ts_ns: int) -> list[Finding]
             message=f"task used {total:,} tokens, over the {rule.task_tokens:,}-token budget of "
                     f"rule {rule.match!r}"))
     if (rule.task_cost_usd is not None and task.cost_usd > rule.task_cost_usd
-            and _once(task, rule.name("task_cost_usd"))):
+            and task.fire_once(rule.name("task_cost_usd"))):
         out.append(Finding(
             kind="cost_budget", severity="critical", action="terminate", rule=rule.name("task_cost_usd"),
             observed=round(task.cost_usd, 6), threshold=float(rule.task_cost_usd), ts_ns=ts_ns,

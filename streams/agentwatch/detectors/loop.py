@@ -15,9 +15,8 @@ from ..tasks import TaskState
 def check_loop(task: TaskState, rule: Rule) -> Finding | None:
     """The loop `TaskState` recorded when a run first reached `rule.tool_repeat`, once per task."""
     hit = task.loop_hit
-    if hit is None or rule.tool_repeat is None or rule.name("tool_repeat") in task.fired:
+    if hit is None or rule.tool_repeat is None or not task.fire_once(rule.name("tool_repeat")):
         return None
-    task.fired[rule.name("tool_repeat")] = 1
     tool, args_hash, args_seen, span_ids, end_ns, n = hit
     if args_seen:
         signal, how = "same tool, same arguments", "with identical arguments"

@@ -13,12 +13,11 @@ from ..tasks import TaskState
 
 
 def check_stall(task: TaskState, rule: Rule, now_ns: int) -> Finding | None:
-    if rule.stall_s is None or not task.open or rule.name("stall_s") in task.fired:
+    if rule.stall_s is None or not task.open:
         return None
     silent_s = (now_ns - task.end_ns) / 1e9
-    if silent_s < rule.stall_s:
+    if silent_s < rule.stall_s or not task.fire_once(rule.name("stall_s")):
         return None
-    task.fired[rule.name("stall_s")] = 1
     return Finding(
         kind="stalled_task", severity="warning", action="review", rule=rule.name("stall_s"),
         observed=round(silent_s, 3), threshold=float(rule.stall_s), ts_ns=task.end_ns + int(rule.stall_s * 1e9),

@@ -112,7 +112,7 @@ def _resource(attrs: Any, cache: dict[tuple[str, str, str, str], Resource]) -> R
     return res
 
 
-def _oi_evaluation(span: Span, key: str, val: AnyValue, pending: dict[str, list[Any]]) -> None:
+def _oi_evaluation(key: str, val: AnyValue, pending: dict[str, list[Any]]) -> None:
     # evaluations.N.evaluation.name / evaluations.N.evaluation.score
     parts = key.split(".")
     if len(parts) != 4 or parts[2] != "evaluation" or parts[3] not in ("name", "score"):
@@ -209,7 +209,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         if key.startswith(v.OI_EVALUATIONS_PREFIX):
                             if oi_evals is None:
                                 oi_evals = {}
-                            _oi_evaluation(span, key, kv.value, oi_evals)
+                            _oi_evaluation(key, kv.value, oi_evals)
                         continue
                     val = kv.value
                     if slot in _NUMERIC:
@@ -266,7 +266,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 kind = span.kind = _classify(op, tl, llm_req, oi, lf, span)
                 if kind == TOOL:
                     if span.tool_name is None:
-                        span.tool_name = _tool_name(span, tl_entity, lf)
+                        span.tool_name = _tool_name(span, tl_entity)
                     if args is None and tool_input is not None:
                         args = any_value(tool_input)
                     if args is not None:
@@ -299,7 +299,7 @@ def _langfuse_usage(span: Span, val: AnyValue) -> None:
             setattr(span, attr, int(n))
 
 
-def _tool_name(span: Span, tl_entity: str | None, lf: str | None) -> str:
+def _tool_name(span: Span, tl_entity: str | None) -> str:
     if tl_entity:
         return tl_entity
     name = span.name

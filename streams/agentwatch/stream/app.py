@@ -43,7 +43,6 @@ from ..sinks.metrics import Metrics
 from ..tasks import TaskState
 from .clock import WatermarkClock
 from .http import Health
-from .kafka_admin import bootstrap_from_url
 from .logs import logging_config
 from .wire import decode_batch, encode_evaluations, encode_spans
 
@@ -350,6 +349,3 @@ def topics_to_create(s: Settings) -> dict[str, int]:
         topics[s.logs_topic] = s.partitions
     return topics
 
-
-def bootstrap(s: Settings) -> str:
-    return bootstrap_from_url(s.brokers)

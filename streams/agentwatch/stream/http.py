@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -28,8 +27,7 @@ class Health:
         return age < self.stale_after_s, f"event loop last beat {age:.1f}s ago"
 
 
-def serve(port: int, registry: CollectorRegistry, health: Health, host: str = "0.0.0.0",
-          extra: Callable[[], str] | None = None) -> ThreadingHTTPServer:
+def serve(port: int, registry: CollectorRegistry, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]

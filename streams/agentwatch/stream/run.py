@@ -18,7 +18,14 @@ from ..policy import PolicyError, load_policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
 from .http import Health, serve
-from .kafka_admin import BrokerUnreachable, KafkaAdminError, ensure_topics, kafka_security_config, wait_for_broker
+from .kafka_admin import (
+    BrokerUnreachable,
+    KafkaAdminError,
+    bootstrap_from_url,
+    ensure_topics,
+    kafka_security_config,
+    wait_for_broker,
+)
 from .logs import json_handler
 
 log = logging.getLogger("agentwatch.worker")
@@ -37,12 +44,12 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
         policy = load_policy(settings.policy)
     except (RuntimeError, PolicyError) as exc:
         return fail(str(exc))
-    from .app import Worker, bootstrap, topics_to_create
+    from .app import Worker, topics_to_create
 
     security = kafka_security_config(settings)
     try:
-        wait_for_broker(bootstrap(settings), settings.broker_wait_s, security)
-        created = ensure_topics(bootstrap(settings), topics_to_create(settings), security=security)
+        wait_for_broker(bootstrap_from_url(settings.brokers), settings.broker_wait_s, security)
+        created = ensure_topics(bootstrap_from_url(settings.brokers), topics_to_create(settings), security=security)
     except BrokerUnreachable as exc:
         return fail(f"{exc} (AGENTWATCH_BROKERS={settings.brokers})")
     except KafkaAdminError as exc:
