@@ -65,6 +65,7 @@ WORKER_MAIN = (
     "if os.environ.get('BENCH_NO_TANSU_WORKAROUND'):\n"
     "    import agentwatch.stream.app as a\n"
     "    a.TANSU_SETTINGS.clear()\n"
+    "    a.TANSU_PRODUCER.clear()\n"
     "from agentwatch.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )

@@ -13,7 +13,7 @@
   writes each task touched by the message once to the `task_state` table (a changelog record per
   task per message, not per span). Closed tasks are deleted from it.
 - A 1 s timer closes finished tasks, detects stalls and idle timeouts on the watermark clock
-  (`stream/clock.py`: the minimum event time over the active input partitions).
+  (`stream/clock.py`: the minimum event time over the active input partitions, per re-key partition).
 - `agents` consumes the task summaries (keyed by agent) and late evaluation scores; each changed
   agent's baseline is written to `agent_baselines` at most every `BASELINE_FLUSH_S`.
 - On rebalance the worker drops tasks it no longer owns and adopts the recovered ones it now owns.
@@ -24,6 +24,7 @@ IDs, and what fired is part of the task's persisted state.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -43,7 +44,9 @@ from ..sinks.metrics import Metrics
 from ..tasks import TaskState
 from .clock import WatermarkClock
 from .http import Health
+from .kafka_admin import bootstrap_from_url, kafka_security_config
 from .logs import logging_config
+from .producer import OutputProducer
 from .wire import decode_batch, encode_evaluations, encode_spans
 
 log = logging.getLogger("agentwatch.worker")
@@ -59,6 +62,8 @@ TICK_S = 1.0
 ROUTE_BATCH, ROUTE_WITHIN_S = 50, 0.1
 AGGREGATE_BATCH, AGGREGATE_WITHIN_S = 200, 0.1
 AGENTS_BATCH = 500
+# Faust's 1 MB per partition starves the worker on ~70 KB OTLP records (fetch round trips, not CPU).
+FETCH_BYTES_PER_PARTITION = 8_388_608
 
 # Timeouts for the demo and tests (fast group joins); production keeps Faust's defaults.
 FAST_SETTINGS: dict[str, Any] = {
@@ -66,8 +71,10 @@ FAST_SETTINGS: dict[str, Any] = {
     "broker_max_poll_interval": 30.0, "broker_commit_interval": 1.0,
 }
 # tansu misreports high watermarks for multi-record batches, which breaks table recovery: one record
-# per produce batch. Only against the embedded broker; real Kafka needs no such thing.
+# per produce batch (librdkafka's setting for our writes, Faust's for its own). Only against the embedded
+# broker; real Kafka needs no such thing.
 TANSU_SETTINGS: dict[str, Any] = {"producer_max_batch_size": 1}
+TANSU_PRODUCER: dict[str, Any] = {"batch.num.messages": 1}
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -102,7 +109,7 @@ class Worker:
             close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
         ), observer=metrics)
         self.agent_stage = AgentStage(policy)
-        self.clock = WatermarkClock(expected=input_partitions)
+        self.clock = WatermarkClock(inputs=input_partitions)
         self._persisted: set[str] = set()  # task IDs with a live entry in the table
         self._partition_cache: dict[str, int] = {}
         conf: dict[str, Any] = {}
@@ -111,34 +118,40 @@ class Worker:
             conf.update(TANSU_SETTINGS)
         if settings.commit_interval_s > 0:
             conf["broker_commit_interval"] = settings.commit_interval_s
+        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings),
+                                  extra=TANSU_PRODUCER if embedded_broker else None)
         self.app = faust.App(
             "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
             consumer_auto_offset_reset="earliest", broker_credentials=_credentials(settings),
-            key_serializer="raw", value_serializer="raw", logging_config=logging_config(settings.log_level), **conf,
+            consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION, key_serializer="raw", value_serializer="raw",
+            logging_config=logging_config(settings.log_level), **conf,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         app = self.app
-        self.spans_topic = app.topic(settings.spans_topic, **raw)
-        self.internal = app.topic(INTERNAL_TOPIC, partitions=settings.partitions, internal=True, **raw)
-        self.alerts = app.topic(settings.alerts_topic, **raw)
-        self.tasks_topic = app.topic(settings.tasks_topic, **raw)
-        self.dlq = app.topic(settings.dlq_topic, **raw)
-        self.late_scores = app.topic(LATE_SCORES_TOPIC, partitions=settings.partitions, internal=True, **raw)
+        # Faust reads these topics and recovers the tables; every write goes through `self.out`.
+        internal = app.topic(INTERNAL_TOPIC, partitions=settings.partitions, internal=True, **raw)
+        late_scores = app.topic(LATE_SCORES_TOPIC, partitions=settings.partitions, internal=True, **raw)
+        # Faust recovers these tables from their changelogs on assignment; we write the changelogs (`persist`).
         self.table = app.Table(TABLE, partitions=settings.partitions, use_partitioner=True, key_type=bytes,
                                value_type=bytes)
         self.baselines = app.Table(BASELINE_TABLE, partitions=settings.partitions, use_partitioner=True,
                                    key_type=bytes, value_type=bytes)
-        app.agent(self.spans_topic, name="agentwatch.route")(self._route)
+        self.table_changelog = self.table.changelog_topic.get_topic_name()
+        self.baselines_changelog = self.baselines.changelog_topic.get_topic_name()
+        app.agent(app.topic(settings.spans_topic, **raw), name="agentwatch.route")(self._route)
         if settings.logs_topic:
             app.agent(app.topic(settings.logs_topic, **raw), name="agentwatch.route_logs")(self._route_logs)
-        app.agent(self.internal, name="agentwatch.aggregate")(self._aggregate)
-        app.agent(self.tasks_topic, name="agentwatch.agents")(self._agents)
-        app.agent(self.late_scores, name="agentwatch.late_scores")(self._late_scores)
+        app.agent(internal, name="agentwatch.aggregate")(self._aggregate)
+        app.agent(app.topic(settings.tasks_topic, **raw), name="agentwatch.agents")(self._agents)
+        app.agent(late_scores, name="agentwatch.late_scores")(self._late_scores)
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
         app.timer(BASELINE_FLUSH_S, name="agentwatch.baselines")(self._flush_baselines)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.sensors.add(_PersistBeforeCommit(self))
+        # Faust awaits producer.flush() right before committing offsets (and when stopping): make that
+        # wait for our producer too.
+        app.producer.flush = functools.partial(self._flush_all, app.producer.flush)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
     # -- route: input records -> spans by task partition ---------------------------------------------
@@ -164,13 +177,13 @@ class Worker:
                     decoded = decode_record(msg.value or b"", max_bytes=s.max_record_bytes, encoding=s.spans_encoding)
                 except RecordError as exc:
                     self.metrics.record(exc.reason)
-                    await self._dead_letter(msg, exc.reason, str(exc))
+                    self._dead_letter(msg, exc.reason, str(exc))
                     continue
                 self.metrics.record("ok")
                 if decoded.errors:
                     first = decoded.errors[0]
                     why = f"{len(decoded.errors)} invalid span(s) skipped, the rest processed: {first}"
-                    await self._dead_letter(msg, first.reason, why, partial=True)
+                    self._dead_letter(msg, first.reason, why, partial=True)
                 newest = watermarks.get(msg.partition, 0)
                 for span in decoded.spans:
                     by_partition[self._partition(key_of(span))].append(span)
@@ -180,7 +193,8 @@ class Worker:
             if not watermarks:
                 continue  # every record of the batch went to the DLQ
             for p, spans in by_partition.items():
-                await self.internal.send(key=None, value=encode_spans(spans, watermarks), partition=p)
+                self.out.send(INTERNAL_TOPIC, encode_spans(spans, watermarks), partition=p)
+            self.out.poll()
 
     async def _route_logs(self, stream: Any) -> None:
         """Evaluation results from the logs topic, re-keyed like spans (by trace: the task key)."""
@@ -190,15 +204,15 @@ class Worker:
                 evaluations = decode_evaluations(msg.value or b"", max_bytes=self.settings.max_record_bytes)
             except RecordError as exc:
                 self.metrics.record(exc.reason)
-                await self._dead_letter(msg, exc.reason, str(exc))
+                self._dead_letter(msg, exc.reason, str(exc))
                 continue
             by_partition: dict[int, list[Any]] = {}
             for ev in evaluations:
                 by_partition.setdefault(self._partition(ev.trace_id), []).append(ev)
             for p, evs in by_partition.items():
-                await self.internal.send(key=None, value=encode_evaluations(evs), partition=p)
+                self.out.send(INTERNAL_TOPIC, encode_evaluations(evs), partition=p)
 
-    async def _dead_letter(self, msg: Any, reason: str, error: str, partial: bool = False) -> None:
+    def _dead_letter(self, msg: Any, reason: str, error: str, partial: bool = False) -> None:
         self.metrics.dead_letter(reason)
         headers = [
             ("agentwatch.error", error.splitlines()[0][:500].encode()),
@@ -212,59 +226,68 @@ class Worker:
         log.warning("record sent to the dead-letter topic", extra={"fields": {
             "reason": reason, "error": error[:300], "topic": msg.topic, "partition": msg.partition,
             "offset": msg.offset}})
-        await self.dlq.send(key=msg.key, value=msg.value, headers=headers)
+        self.out.send(self.settings.dlq_topic, msg.value, key=msg.key, headers=headers)
 
     # -- aggregate: spans -> task state -> alerts, summaries, table ------------------------------
     async def _aggregate(self, stream: Any) -> None:
         """Fold a batch of internal messages into the Engine; publish once per batch, so each task the
         batch touched is written to the table once."""
-        async for values in stream.take(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
+        async for events in stream.take_events(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
             out = Output()
-            for value in values:
+            for event in events:
+                msg = event.message
                 try:
-                    spans, evaluations, watermarks = decode_batch(value)
+                    spans, evaluations, watermarks = decode_batch(msg.value)
                 except (ValueError, TypeError) as exc:  # written by another agentwatch version?
                     log.error("unreadable internal batch skipped", extra={"fields": {"error": str(exc)[:300]}})
                     continue
                 for source, wm in watermarks:
                     if wm:
-                        self.clock.heard(source, wm)
+                        self.clock.heard(msg.partition, source, wm)
                 out.extend(self.engine.process(spans) if spans else self.engine.add_evaluations(evaluations))
-            await self._publish(out)
+            self._publish(out)
 
     async def _tick(self) -> None:
         self.health.beat()
         wall = time.time_ns()
         now = self.clock.read(wall)
-        await self._publish(self.engine.tick(now))
+        self._publish(self.engine.tick(now))
+        self.out.poll()
         self.metrics.lag.set(max(0.0, (wall - now) / 1e9))
         self.metrics.active_tasks.set(len(self.engine.tasks))
 
-    async def _publish(self, out: Any) -> None:
+    def _publish(self, out: Output) -> None:
+        s, send = self.settings, self.out.send
         for alert in out.alerts:
-            await self.alerts.send(key=alert["task_id"].encode(), value=orjson.dumps(alert))
+            send(s.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
         for summary in out.summaries:
-            await self.tasks_topic.send(key=summary["agent"].encode(), value=orjson.dumps(summary))
+            send(s.tasks_topic, orjson.dumps(summary), key=summary["agent"].encode())
         for late in out.late_scores:
-            await self.late_scores.send(key=str(late["agent"]).encode(), value=orjson.dumps(late))
+            send(LATE_SCORES_TOPIC, orjson.dumps(late), key=str(late["agent"]).encode())
 
     def persist(self) -> None:
-        """Write changed tasks to the table and tombstone closed ones: once per offset commit.
+        """Write changed tasks to the table's changelog and tombstone closed ones: once per offset commit.
 
-        Called from `_PersistBeforeCommit` when Faust is about to commit offsets. Faust then flushes the
-        producer and only then commits, so every state write covering an event is durable before that
-        event's offset is: at-least-once, with one table write per changed task per commit interval
-        instead of one per batch (each write is a Kafka record).
+        Called from `_PersistBeforeCommit` when Faust is about to choose the offsets to commit; Faust then
+        awaits its producer's flush, which waits for ours (`_flush_all`), and only then commits. So every
+        output and state write covering an event is durable before that event's offset is: at-least-once,
+        with one changelog record per changed task per commit interval. A task opened and closed between
+        two commits is never written.
         """
         changed, removed = self.engine.take_changes()
-        table, persisted = self.table, self._persisted
+        send, topic, persisted = self.out.send, self.table_changelog, self._persisted
         for task in changed:
-            table[task.task_id.encode()] = orjson.dumps(task.to_dict())
-            persisted.add(task.task_id)
-        for task_id in removed:  # a task opened and closed within one batch was never written
+            task_id = task.task_id
+            send(topic, orjson.dumps(task.to_dict()), key=task_id.encode(), partition=self._partition(task_id))
+            persisted.add(task_id)
+        for task_id in removed:
             if task_id in persisted:
                 persisted.discard(task_id)
-                table.pop(task_id.encode(), None)
+                send(topic, None, key=task_id.encode(), partition=self._partition(task_id))
+
+    async def _flush_all(self, faust_flush: Any) -> None:
+        await faust_flush()
+        await self.out.wait_delivered()
 
     # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
     async def _agents(self, stream: Any) -> None:
@@ -275,7 +298,7 @@ class Worker:
                     alerts += self.agent_stage.observe_summary(orjson.loads(value))
                 except (ValueError, KeyError, TypeError) as exc:  # not a task summary of ours
                     log.error("unreadable task summary skipped", extra={"fields": {"error": str(exc)[:300]}})
-            await self._send_alerts(alerts)
+            self._send_alerts(alerts)
 
     async def _late_scores(self, stream: Any) -> None:
         async for value in stream:
@@ -286,16 +309,17 @@ class Worker:
                 log.error("unreadable late score skipped", extra={"fields": {"error": str(exc)[:300]}})
                 continue
             self.metrics.evaluation_score(late["agent"], late["evaluation"], late["score"])
-            await self._send_alerts(alerts)
+            self._send_alerts(alerts)
 
-    async def _send_alerts(self, alerts: list[dict[str, Any]]) -> None:
+    def _send_alerts(self, alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
             self.metrics.alert(alert)
-            await self.alerts.send(key=alert["task_id"].encode(), value=orjson.dumps(alert))
+            self.out.send(self.settings.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
 
     async def _flush_baselines(self) -> None:
         for agent, state in self.agent_stage.take_dirty():
-            self.baselines[agent.encode()] = orjson.dumps(state)
+            self.out.send(self.baselines_changelog, orjson.dumps(state), key=agent.encode(),
+                          partition=self._partition(agent))
 
     # -- rebalance ---------------------------------------------------------------------------------
     def _owned(self, topic: str = INTERNAL_TOPIC) -> set[int]:
@@ -307,6 +331,7 @@ class Worker:
 
     async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
         owned = self._owned()
+        self.clock.assign(owned)
         dropped = self.engine.drop(lambda key: self._partition(key) in owned)
         self._persisted &= set(self.engine.tasks)
         adopted = 0

@@ -4,42 +4,58 @@ Input partitions are consumed unevenly (a backlog, a slow partition, several wor
 spans sit on several of them. A clock that is simply the newest span seen would run ahead of a lagging
 partition: tasks would close before their spans on that partition arrived (counted as late and lost)
 and look stalled when they are not. So each route batch carries, per input partition it read, the
-newest span end there; every destination partition hears every batch. The clock is the *minimum*
-over the input partitions heard from in the last `idle_s` of wall time; when none were (no input at
-all), it follows the wall clock, so a quiet system still sees its stalled tasks. It never goes back.
-Until every one of the `expected` input partitions has been heard from (or `idle_s` has passed since
-the first was), it does not move: at start-up the first partition heard would otherwise set the pace.
+newest span end there, and every destination partition of the re-key topic hears every batch.
+
+The re-key partitions are consumed unevenly too: a watermark that arrived on re-key partition 3 says
+nothing about spans still queued on partition 0. So a watermark is tracked per (re-key partition,
+input partition) stream, and the clock is the *minimum* over the streams heard from in the last
+`idle_s` of wall time on the re-key partitions this worker owns; when none were (no input at all), it
+follows the wall clock, so a quiet system still sees its stalled tasks. It never goes back. Until
+every expected stream (owned re-key partitions x `inputs`) has been heard from, or `idle_s` has passed
+since the first was after start-up or a rebalance, it does not move: the first stream heard would
+otherwise set the pace.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 
 class WatermarkClock:
-    def __init__(self, idle_s: float = 5.0, expected: int = 0) -> None:
+    def __init__(self, idle_s: float = 5.0, inputs: int = 0) -> None:
         self.idle_ns = int(idle_s * 1e9)
-        self.expected = expected
-        self.sources: dict[int, list[int]] = {}  # source partition -> [watermark ns, last heard (wall ns)]
+        self.inputs = inputs
+        self.owned: frozenset[int] = frozenset()
+        # (re-key partition, input partition) -> [watermark ns, last heard (wall ns)]
+        self.streams: dict[tuple[int, int], list[int]] = {}
         self.first_heard_ns = 0
         self.now_ns = 0
 
-    def heard(self, source: int, watermark_ns: int, wall_ns: int | None = None) -> None:
+    def assign(self, owned: Iterable[int]) -> None:
+        """The re-key partitions this worker now owns (after a rebalance): forget the others' streams."""
+        self.owned = frozenset(owned)
+        self.streams = {key: v for key, v in self.streams.items() if key[0] in self.owned}
+        self.first_heard_ns = 0
+
+    def heard(self, partition: int, source: int, watermark_ns: int, wall_ns: int | None = None) -> None:
+        """Re-key `partition` carried `watermark_ns` for input partition `source`."""
         wall = time.time_ns() if wall_ns is None else wall_ns
-        entry = self.sources.get(source)
+        self.first_heard_ns = self.first_heard_ns or wall
+        entry = self.streams.get((partition, source))
         if entry is None:
-            self.first_heard_ns = self.first_heard_ns or wall
-            self.sources[source] = [watermark_ns, wall]
+            self.streams[(partition, source)] = [watermark_ns, wall]
         else:
             entry[0] = max(entry[0], watermark_ns)
             entry[1] = wall
 
     def read(self, wall_ns: int | None = None) -> int:
-        """The clock now: min watermark of the active sources, or the wall clock when all are idle."""
+        """The clock now: min watermark of the active streams, or the wall clock when all are idle."""
         wall = time.time_ns() if wall_ns is None else wall_ns
-        if self.sources and len(self.sources) < self.expected and wall - self.first_heard_ns < self.idle_ns:
-            return self.now_ns  # still waiting to hear from every input partition
-        active = [wm for wm, heard in self.sources.values() if wall - heard < self.idle_ns]
+        expected = self.inputs * len(self.owned)
+        if self.first_heard_ns and len(self.streams) < expected and wall - self.first_heard_ns < self.idle_ns:
+            return self.now_ns  # still waiting to hear from every stream
+        active = [wm for wm, heard in self.streams.values() if wall - heard < self.idle_ns]
         candidate = min(active) if active else wall
         self.now_ns = max(self.now_ns, candidate)
         return self.now_ns

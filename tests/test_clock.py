@@ -1,0 +1,58 @@
+"""The worker's watermark clock: per (re-key partition, input partition) stream, minimum over the active ones."""
+
+from agentwatch.stream.clock import WatermarkClock
+
+S = 10**9
+
+
+def test_clock_waits_for_the_lagging_rekey_partition() -> None:
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0, 1})
+    clock.heard(0, 0, 100 * S, wall_ns=1)
+    clock.heard(1, 0, 40 * S, wall_ns=1)   # partition 1 still has older spans queued
+    assert clock.read(wall_ns=1) == 40 * S
+    clock.heard(1, 0, 90 * S, wall_ns=2)
+    assert clock.read(wall_ns=3) == 90 * S
+
+
+def test_clock_holds_until_every_stream_is_heard_or_idle() -> None:
+    clock = WatermarkClock(idle_s=5, inputs=2)
+    clock.assign({0})
+    clock.heard(0, 0, 100 * S, wall_ns=1 * S)
+    assert clock.read(wall_ns=2 * S) == 0           # input partition 1 not heard from yet: hold
+    clock.heard(0, 0, 150 * S, wall_ns=5 * S)
+    assert clock.read(wall_ns=6 * S) == 150 * S     # idle_s after the first was heard: stop waiting
+    clock.heard(0, 1, 120 * S, wall_ns=7 * S)
+    assert clock.read(wall_ns=7 * S) == 150 * S     # never goes back
+
+
+def test_rebalance_starts_the_wait_again() -> None:
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0})
+    clock.heard(0, 0, 100 * S, wall_ns=1 * S)
+    assert clock.read(wall_ns=2 * S) == 100 * S
+    clock.assign({0, 1})                            # partition 1 adopted: wait to hear from it
+    clock.heard(0, 0, 200 * S, wall_ns=3 * S)
+    assert clock.read(wall_ns=4 * S) == 100 * S
+    clock.heard(1, 0, 180 * S, wall_ns=4 * S)
+    assert clock.read(wall_ns=5 * S) == 180 * S
+
+
+def test_clock_follows_the_wall_when_idle_and_never_goes_back() -> None:
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0})
+    clock.heard(0, 0, 500 * S, wall_ns=1)
+    assert clock.read(wall_ns=2) == 500 * S
+    assert clock.read(wall_ns=10 * S) == 500 * S    # idle: the wall clock (10 s) is behind: keep 500 s
+    assert clock.read(wall_ns=600 * S) == 600 * S
+
+
+def test_rebalance_forgets_partitions_no_longer_owned() -> None:
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0, 1})
+    clock.heard(0, 0, 100 * S, wall_ns=1)
+    clock.heard(1, 0, 10 * S, wall_ns=1)
+    assert clock.read(wall_ns=1) == 10 * S
+    clock.assign({0})
+    assert set(clock.streams) == {(0, 0)}
+    assert clock.read(wall_ns=3) == 100 * S
