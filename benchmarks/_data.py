@@ -115,3 +115,22 @@ def tile_records(records: list[bytes], n: int, start_ns: int | None = None) -> t
             out.append(copy.SerializeToString())
         k += 1
     return out, len(traces)
+
+
+def split_by_trace(records: list[bytes]) -> list[tuple[str, bytes]]:
+    """What the Collector's Kafka exporter writes with `partition_traces_by_id`: one record per trace and
+    (resource, scope) group of each batch, keyed by the hex trace ID. Returns (key, record) in order."""
+    out: list[tuple[str, bytes]] = []
+    for rec in records:
+        by_trace: dict[bytes, tuple[TracesData, dict]] = {}
+        for r, rs in enumerate(TracesData.FromString(rec).resource_spans):
+            for s, ss in enumerate(rs.scope_spans):
+                for span in ss.spans:
+                    traces, groups = by_trace.setdefault(span.trace_id, (TracesData(), {}))
+                    group = groups.get((r, s))
+                    if group is None:
+                        new_rs = traces.resource_spans.add(resource=rs.resource, schema_url=rs.schema_url)
+                        group = groups[(r, s)] = new_rs.scope_spans.add(scope=ss.scope, schema_url=ss.schema_url)
+                    group.spans.append(span)
+        out += [(trace_id.hex(), traces.SerializeToString()) for trace_id, (traces, _) in by_trace.items()]
+    return out

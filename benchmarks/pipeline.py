@@ -42,20 +42,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _data import make_records, make_spans, tile_records
+from _data import make_records, make_spans, split_by_trace, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
 from core import full_core
 
 from agentwatch.engine import Engine
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
-from agentwatch.stream.app import INTERNAL_TOPIC
+from agentwatch.stream.app import INTERNAL_TOPIC, collector_partition
 from agentwatch.stream.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.stream.kafka_admin import ensure_topics, group_lag
 
 GROUP = "agentwatch"  # Faust's consumer group is the app id (stream/app.py)
 POLL_START_S = 0.05  # until the first record is consumed; then adaptive, between these two:
-POLL_MIN_S, POLL_MAX_S = 0.1, 2.0  # a scrape costs the worker ~25 ms of its core (registry rendering)
+POLL_MIN_S, POLL_MAX_S = 0.1, 2.0
+PROGRESS = ("agentwatch_records_total", "agentwatch_spans_total")  # what the in-run probe asks /metrics for
 TICKS = os.sysconf("SC_CLK_TCK")
 # The worker's /metrics server binds 0.0.0.0 by default (stream/http.serve); this benchmark keeps it on loopback.
 WORKER_MAIN = (
@@ -81,10 +82,12 @@ def cpu_s(pid: int) -> float:
     return (int(f[11]) + int(f[12])) / TICKS
 
 
-def scrape(port: int) -> dict[str, float]:
-    """'name{labels}' -> value for agentwatch_* counters/gauges of one worker; {} if it does not answer."""
+def scrape(port: int, names: tuple[str, ...] = ()) -> dict[str, float]:
+    """'name{labels}' -> value for agentwatch_* counters/gauges of one worker (only `names` if given: a
+    probe that costs the worker far less than rendering every series); {} if it does not answer."""
+    query = "?" + "&".join(f"name[]={n}" for n in names) if names else ""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2.0) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics{query}", timeout=2.0) as resp:
             text = resp.read().decode()
     except (OSError, urllib.error.URLError):
         return {}
@@ -138,7 +141,7 @@ class Result:
 
 
 def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path, i: int,
-                 no_workaround: bool = False, commit_interval_s: float = 2.8) -> WorkerProc:
+                 no_workaround: bool = False, commit_interval_s: float = 2.8, keyed: bool = False) -> WorkerProc:
     port = free_port()
     env = child_env(drop_prefixes=("AGENTWATCH_",))
     env.update({
@@ -146,6 +149,7 @@ def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path,
         "AGENTWATCH_DATA_DIR": str(tmp / f"data{i}"), "AGENTWATCH_PARTITIONS": str(partitions),
         "AGENTWATCH_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
         "AGENTWATCH_COMMIT_INTERVAL_S": str(commit_interval_s),
+        "AGENTWATCH_INPUT_KEYED_BY_TRACE": "true" if keyed else "false",
     })
     if no_workaround:
         env["BENCH_NO_TANSU_WORKAROUND"] = "1"
@@ -168,13 +172,18 @@ def stop_worker(w: WorkerProc) -> None:
             w.proc.wait(timeout=5.0)
 
 
-def produce(bootstrap: str, topic: str, records: list[bytes], partitions: int) -> float:
-    # One record per produce request (tansu's high watermark is then exact, so committed-offset lag is too).
+def produce(bootstrap: str, topic: str, records: list[bytes], partitions: int, keys: list[str] | None) -> float:
+    """Unkeyed records round-robin (rotel), or keyed by trace on the partition the Collector's exporter
+    hashes the key to. One record per produce request (tansu's high watermark is then exact, so
+    committed-offset lag is too)."""
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1, "acks": "all",
                   "queue.buffering.max.messages": len(records) + 10, "queue.buffering.max.kbytes": 1 << 21})
     t = time.perf_counter()
     for i, rec in enumerate(records):
-        p.produce(topic, value=rec, key=None, partition=i % partitions)
+        if keys:
+            p.produce(topic, value=rec, key=keys[i].encode(), partition=collector_partition(keys[i], partitions))
+        else:
+            p.produce(topic, value=rec, key=None, partition=i % partitions)
         p.poll(0)
     left = p.flush(60)
     if left:
@@ -295,7 +304,8 @@ def hotspots(path: Path, top: int = 12) -> list[str]:
 
 
 def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, partitions: int,
-            profile: bool = False, no_workaround: bool = False, commit_interval_s: float = 2.8) -> Result:
+            profile: bool = False, no_workaround: bool = False, commit_interval_s: float = 2.8,
+            keys: list[str] | None = None) -> Result:
     res = Result(workers, n_spans)
     topic = f"bench_spans_{workers}"
     tmp = Path(tempfile.mkdtemp(prefix=f"agentwatch-bench-{workers}w-"))
@@ -306,11 +316,12 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
             try:
                 ensure_topics(broker.bootstrap, {topic: partitions})
                 for i in range(workers):
-                    procs.append(start_worker(broker, topic, partitions, tmp, i, no_workaround, commit_interval_s))
+                    procs.append(start_worker(broker, topic, partitions, tmp, i, no_workaround, commit_interval_s,
+                                             keyed=bool(keys)))
                 wait_ready(procs, res)
                 if profile:
                     spy = start_profiler(procs[0].proc.pid, tmp / "profile.txt")
-                measure(broker, topic, records, n_spans, n_tasks, partitions, procs, res)
+                measure(broker, topic, records, n_spans, n_tasks, partitions, procs, res, keys)
             finally:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
@@ -351,12 +362,12 @@ def wait_ready(procs: list[WorkerProc], res: Result) -> None:
 
 
 def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: int, n_tasks: int, partitions: int,
-            procs: list[WorkerProc], res: Result) -> None:
+            procs: list[WorkerProc], res: Result, keys: list[str] | None) -> None:
     pids = {"broker": broker.pid, **{f"worker{i}": w.proc.pid for i, w in enumerate(procs)},
             "bench (producer)": os.getpid()}
     produced: list[float] = []
-    producer = threading.Thread(target=lambda: produced.append(produce(broker.bootstrap, topic, records, partitions)),
-                                daemon=True)
+    producer = threading.Thread(
+        target=lambda: produced.append(produce(broker.bootstrap, topic, records, partitions, keys)), daemon=True)
     producer.start()
 
     t_start = t_end = None
@@ -367,7 +378,7 @@ def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: i
     while time.monotonic() < deadline:
         now = time.perf_counter()
         cpu_now = {k: cpu_s(p) for k, p in pids.items() if p}
-        samples = [scrape(w.port) for w in procs]
+        samples = [scrape(w.port, PROGRESS) for w in procs]
         if t_start is None and total(samples, "agentwatch_records{") > 0:
             t_start, cpu0 = now, cpu_now
         ok = total(samples, 'agentwatch_records{status="ok"}')
@@ -498,6 +509,9 @@ def main() -> None:
     ap.add_argument("--commit-interval", type=float, default=2.8,
                     help="worker offset-commit (and task-state write) interval; 2.8 s is Faust's production default")
     ap.add_argument("--profile", action="store_true", help="py-spy the first worker during each run")
+    ap.add_argument("--keyed", action="store_true",
+                    help="input as the Collector writes it with partition_traces_by_id (one record per trace, "
+                         "keyed, hashed like its exporter); workers with AGENTWATCH_INPUT_KEYED_BY_TRACE=true")
     ap.add_argument("--no-tansu-workaround", action="store_true",
                     help="diagnosis: workers without producer_max_batch_size=1 (safe here only because no worker "
                          "recovers a table during the run)")
@@ -512,6 +526,9 @@ def main() -> None:
     # closes every open task as timed out (their later spans count as late).
     start = time.time_ns() + (60 if args.event_time == "future" else -2 * 86400) * 1_000_000_000
     records, n_traces = tile_records(base, args.records, start_ns=start)
+    keys = None
+    if args.keyed:
+        keys, records = (list(x) for x in zip(*split_by_trace(records), strict=True))
     n_spans, n_tasks, n_alerts = reference(records)
     print(f"{len(records):,} records, {n_spans:,} spans, {n_traces:,} traces ({n_tasks:,} close within the data, "
           f"{n_alerts:,} alerts), event time {args.event_time}, "
@@ -529,7 +546,7 @@ def main() -> None:
     for w in args.workers:
         results[w] = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
                              no_workaround=args.no_tansu_workaround,
-                             commit_interval_s=args.commit_interval)
+                             commit_interval_s=args.commit_interval, keys=keys)
         report(results[w], n_tasks)
 
     print()

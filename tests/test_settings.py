@@ -23,3 +23,4 @@ def test_defaults_and_env():
 def test_bad_values_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg):
         from_env(env)
+

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 from kafka_helpers import consume
 
 from agentwatch.demo.synth import Step, Task, emit_task, make_provider, records, scenario_tasks, tracer_for
-from agentwatch.stream.app import INTERNAL_TOPIC
+from agentwatch.stream.app import INTERNAL_TOPIC, collector_partition
 from agentwatch.stream.broker import EmbeddedBroker
 from agentwatch.stream.kafka_admin import ensure_topics
 from agentwatch.stream.local_worker import LocalWorker
@@ -57,10 +57,10 @@ class Stack:
             provider.shutdown()
         return ids
 
-    def produce(self, values: list[tuple[bytes, int]]) -> None:
+    def produce(self, values: list[tuple[bytes, int]], keys: list[bytes] | None = None) -> None:
         p = Producer({"bootstrap.servers": self.broker.bootstrap})
-        for value, partition in values:
-            p.produce("otlp_spans", value, partition=partition)
+        for i, (value, partition) in enumerate(values):
+            p.produce("otlp_spans", value, partition=partition, key=keys[i] if keys else None)
         p.flush(10)
 
 
@@ -225,3 +225,32 @@ def test_two_workers_share_partitions_and_hand_over_tasks(tmp_path_factory: pyte
             spans = [sum(float(line.rsplit(" ", 1)[1]) for line in w.metrics().splitlines()
                          if line.startswith("agentwatch_spans_total{")) for w in (stack.worker, second)]
             assert all(n > 0 for n in spans), spans  # both workers did part of the work
+
+
+def test_input_keyed_by_trace_is_aggregated_in_place(tmp_path_factory: pytest.TempPathFactory):
+    """As the Collector writes with `partition_traces_by_id`: one record per trace, keyed by its hex ID, on
+    the partition its exporter hashes the key to. No span takes the re-key hop, except those of a trace
+    put on another partition (a producer hashing differently), which still make one correct task."""
+    tasks = scenario_tasks(time.time_ns() - 200 * 10**9)
+    ids, values, misplaced_spans = [], [], 0
+    for i, (task, start) in enumerate(tasks):
+        provider = make_provider(task.agent)
+        trace_id, _ = emit_task(tracer_for(provider, task.vocab), task, start)
+        spans = provider.memory_exporter.get_finished_spans()
+        home = collector_partition(trace_id, PARTITIONS)
+        if i == 0:
+            home, misplaced_spans = (home + 1) % PARTITIONS, len(spans)
+        ids.append(trace_id)
+        values.append((records(spans, per_record=len(spans))[0], home))
+    for stack in _start_stack(tmp_path_factory, AGENTWATCH_INPUT_KEYED_BY_TRACE="true"):
+        stack.produce(values, keys=[t.encode() for t in ids])
+        summaries = _summaries_for(stack, ids, timeout_s=60)
+        for (task, _), trace_id in zip(tasks, ids, strict=True):
+            assert summaries[trace_id]["tokens"]["total"] == _llm_tokens(task), task.agent
+        alerts = _json(consume(stack.broker.bootstrap, "agentwatch.alerts", timeout_s=5, until=lambda r: False))
+        got = sorted((a["kind"], a["agent"]) for a in alerts)
+        assert got == [("stalled_task", "stuck-bot"), ("token_budget", "hungry-bot"), ("tool_loop", "looping-bot")]
+        hops = consume(stack.broker.bootstrap, INTERNAL_TOPIC, timeout_s=3, until=lambda r: False)
+        assert len(hops) == 1  # the misplaced trace's record, nothing else
+        rekeyed = [line for line in stack.worker.metrics().splitlines() if line.startswith("agentwatch_rekeyed_spans")]
+        assert rekeyed == [f"agentwatch_rekeyed_spans_total {float(misplaced_spans)}"]

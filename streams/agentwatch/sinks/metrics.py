@@ -90,6 +90,9 @@ class Metrics:
                                   "Alerts over the per-agent-kind rate bound (still listed in task summaries)",
                                   ["agent", "kind"], registry=r)
         self.late = Counter("agentwatch_late_spans_total", "Spans that arrived after their task closed", registry=r)
+        self.rekeyed_spans = Counter("agentwatch_rekeyed_spans_total",
+                                     "Spans sent through the re-key topic (in place: those off their home partition)",
+                                     registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
@@ -146,6 +149,10 @@ class Metrics:
     # -- shell-side ---------------------------------------------------------------------------------
     def record(self, status: str) -> None:
         self._child(self.records, status).inc()
+
+    def rekeyed(self, n: int) -> None:
+        if n:
+            self.rekeyed_spans.inc(n)
 
     def dead_letter(self, reason: str) -> None:
         self._child(self.dlq, reason).inc()

@@ -82,6 +82,16 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
+def collector_partition(key: str, partitions: int) -> int:
+    """The partition the OpenTelemetry Collector's Kafka exporter gives a record keyed by `key` (with
+    `partition_traces_by_id` the key is the hex trace ID): franz-go with Sarama-compatible FNV-1a."""
+    h = 0x811C9DC5
+    for byte in key.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    signed = h - (1 << 32) if h & 0x80000000 else h  # Go: int32(hash) % n, then made non-negative
+    return abs(signed) % partitions
+
+
 def _credentials(s: Settings) -> Any:
     if not s.security_protocol or s.security_protocol.upper() == "PLAINTEXT":
         return None
@@ -109,7 +119,11 @@ class Worker:
             close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
         ), observer=metrics)
         self.agent_stage = AgentStage(policy)
-        self.clock = WatermarkClock(inputs=input_partitions)
+        # In place: input partition p is also the home of its traces' tasks, and each owned partition's
+        # clock hears from one stream (itself); otherwise from every input partition through the re-key topic.
+        self.in_place = settings.aggregate_in_place
+        self._home = collector_partition if self.in_place else partition_for
+        self.clock = WatermarkClock(inputs=1 if self.in_place else input_partitions)
         self._persisted: set[str] = set()  # task IDs with a live entry in the table
         self._partition_cache: dict[str, int] = {}
         conf: dict[str, Any] = {}
@@ -160,16 +174,22 @@ class Worker:
         if p is None:
             if len(self._partition_cache) >= 100_000:
                 self._partition_cache.clear()
-            p = self._partition_cache[key] = partition_for(key, self.partitions)
+            p = self._partition_cache[key] = self._home(key, self.partitions)
         return p
 
     async def _route(self, stream: Any) -> None:
         """Decode a batch of input records and send each destination partition ONE message: its spans
-        plus the batch's per-source-partition watermarks (every destination hears every batch)."""
+        plus the batch's per-source-partition watermarks (every destination hears every batch).
+
+        In place (input keyed by trace): spans whose home is the partition they arrived on are folded
+        into the Engine here, no hop; any others (input partitioned some other way) still go through
+        the re-key topic, so results never depend on how the producer hashed its keys.
+        """
         s = self.settings
         key_of = self.engine.task_key
         async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
             by_partition: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
+            here: dict[int, list[Any]] = {}
             watermarks: dict[int, int] = {}
             for event in events:
                 msg = event.message
@@ -184,16 +204,28 @@ class Worker:
                     first = decoded.errors[0]
                     why = f"{len(decoded.errors)} invalid span(s) skipped, the rest processed: {first}"
                     self._dead_letter(msg, first.reason, why, partial=True)
-                newest = watermarks.get(msg.partition, 0)
+                source = msg.partition
+                local = here.setdefault(source, []) if self.in_place else None
+                newest = watermarks.get(source, 0)
                 for span in decoded.spans:
-                    by_partition[self._partition(key_of(span))].append(span)
+                    p = self._partition(key_of(span))
+                    (local if p == source and local is not None else by_partition[p]).append(span)
                     if span.end_ns > newest:
                         newest = span.end_ns
-                watermarks[msg.partition] = newest
+                watermarks[source] = newest
             if not watermarks:
                 continue  # every record of the batch went to the DLQ
+            if self.in_place:
+                out = Output()
+                for source, spans in here.items():
+                    self.clock.heard(source, source, watermarks[source])
+                    if spans:
+                        out.extend(self.engine.process(spans))
+                self._publish(out)
             for p, spans in by_partition.items():
-                self.out.send(INTERNAL_TOPIC, encode_spans(spans, watermarks), partition=p)
+                if spans or not self.in_place:  # in place, the re-key topic carries no clock
+                    self.out.send(INTERNAL_TOPIC, encode_spans(spans, watermarks), partition=p)
+                    self.metrics.rekeyed(len(spans))
             self.out.poll()
 
     async def _route_logs(self, stream: Any) -> None:

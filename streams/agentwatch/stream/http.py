@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -30,9 +31,13 @@ class Health:
 def serve(port: int, registry: CollectorRegistry, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                # `?name[]=agentwatch_spans_total&...` renders only those series (prometheus_client's
+                # own handler does the same): a cheap probe for scripts, the full registry otherwise.
+                names = parse_qs(query).get("name[]")
+                source = registry.restricted_registry(names) if names else registry
+                self._send(200, generate_latest(source), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 ok, why = health.live()
                 self._send(200 if ok else 503, (why + "\n").encode())

@@ -17,6 +17,7 @@ after restart (at-least-once).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ QUEUE_MAX_KBYTES = 65_536
 QUEUE_MAX_MESSAGES = 100_000
 FULL_QUEUE_POLL_S = 0.05
 WAIT_POLL_S = 0.002
+
+log = logging.getLogger("agentwatch.producer")
 
 
 class DeliveryFailed(RuntimeError):
@@ -48,6 +51,7 @@ class OutputProducer:
             "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
             "message.max.bytes": 8_388_608,
             "client.id": "agentwatch-worker",
+            "logger": log,  # librdkafka's own log lines become the worker's JSON logs, not raw stderr
             **(security or {}),
             **(extra or {}),
         }

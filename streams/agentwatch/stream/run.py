@@ -55,6 +55,11 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
     except KafkaAdminError as exc:
         return fail(str(exc))
     log.info("topics ready", extra={"fields": {"topics": created}})
+    inputs = created.get(settings.spans_topic, 0)
+    if settings.aggregate_in_place and inputs != settings.partitions:
+        return fail(f"AGENTWATCH_INPUT_KEYED_BY_TRACE=true needs {settings.spans_topic} to have "
+                    f"AGENTWATCH_PARTITIONS={settings.partitions} partitions (it has {inputs}): a trace's "
+                    "input partition is its task's home")
     metrics = Metrics(settings.max_label_values)
     health = Health()
     try:
@@ -63,7 +68,7 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
         return fail(f"cannot serve /metrics on port {settings.metrics_port}: {exc.strerror}")
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, policy, metrics, health, embedded_broker=embedded_broker,
-                    input_partitions=created.get(settings.spans_topic, 0))
+                    input_partitions=inputs)
     import faust
 
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
