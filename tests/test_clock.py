@@ -56,3 +56,14 @@ def test_rebalance_forgets_partitions_no_longer_owned() -> None:
     clock.assign({0})
     assert set(clock.streams) == {(0, 0)}
     assert clock.read(wall_ns=3) == 100 * S
+
+
+def test_each_rekey_partition_has_its_own_clock() -> None:
+    """Tasks homed on partition 0 close on partition 0's watermark, whatever backlog partition 1 has."""
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0, 1})
+    clock.heard(0, 0, 100 * S, wall_ns=1)
+    clock.heard(1, 0, 40 * S, wall_ns=1)
+    assert clock.read(wall_ns=2, partition=0) == 100 * S
+    assert clock.read(wall_ns=2, partition=1) == 40 * S
+    assert clock.read(wall_ns=2) == 40 * S

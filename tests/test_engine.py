@@ -291,3 +291,17 @@ def test_loop_window_is_bounded():
     (task,) = engine.tasks.values()
     from agentwatch.tasks import MAX_RECENT
     assert len(task.recent) == MAX_RECENT and task.max_repeat == 1
+
+
+def test_tick_judges_each_task_on_its_own_clock() -> None:
+    """The worker passes each task's home-partition clock: one task closes, the other is not yet due."""
+    engine = Engine(Policy())
+    spans = decode(record_of([(Task("agent-a", [Step("llm", input_tokens=5, output_tokens=1)]), T0),
+                              (Task("agent-b", [Step("llm", input_tokens=5, output_tokens=1)]), T0)]))
+    engine.process(spans)
+    ta, tb = sorted(engine.tasks)
+    end = max(s.end_ns for s in spans)
+    clocks = {ta: end + 10**12, tb: end}
+    out = engine.tick(0, lambda task_id: clocks[task_id])
+    assert [s["trace_id"] for s in out.summaries] == [ta]
+    assert tb in engine.tasks

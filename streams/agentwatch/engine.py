@@ -177,11 +177,16 @@ class Engine:
                 conv[s.trace_id] = s.conversation_id
 
     # -- time -------------------------------------------------------------------------------------
-    def tick(self, now_ns: int) -> Output:
-        """Advance the clock: close finished tasks after the grace period, detect stalls and idle timeouts."""
+    def tick(self, now_ns: int, task_now: Callable[[str], int] | None = None) -> Output:
+        """Advance the clock: close finished tasks after the grace period, detect stalls and idle timeouts.
+
+        `task_now(task_id)`, when given, is each task's own clock (the worker's per-partition watermark).
+        """
         out = Output()
         grace_ns = int(self.config.close_grace_s * 1e9)
         for task in list(self.tasks.values()):
+            if task_now is not None:
+                now_ns = task_now(task.task_id)
             if not task.open:
                 if now_ns >= task.root_end_ns + grace_ns:
                     self._close(task, "error" if task.root_error else "ok", out)

@@ -10,7 +10,8 @@ The re-key partitions are consumed unevenly too: a watermark that arrived on re-
 nothing about spans still queued on partition 0. So a watermark is tracked per (re-key partition,
 input partition) stream, and the clock is the *minimum* over the streams heard from in the last
 `idle_s` of wall time on the re-key partitions this worker owns; when none were (no input at all), it
-follows the wall clock, so a quiet system still sees its stalled tasks. It never goes back. Until
+follows the wall clock, so a quiet system still sees its stalled tasks. It never goes back. Tasks are
+judged on the clock of their home re-key partition (`read(partition=p)`). Until
 every expected stream (owned re-key partitions x `inputs`) has been heard from, or `idle_s` has passed
 since the first was after start-up or a rebalance, it does not move: the first stream heard would
 otherwise set the pace.
@@ -30,7 +31,7 @@ class WatermarkClock:
         # (re-key partition, input partition) -> [watermark ns, last heard (wall ns)]
         self.streams: dict[tuple[int, int], list[int]] = {}
         self.first_heard_ns = 0
-        self.now_ns = 0
+        self._now: dict[int | None, int] = {}  # re-key partition (None: all owned) -> clock
 
     def assign(self, owned: Iterable[int]) -> None:
         """The re-key partitions this worker now owns (after a rebalance): forget the others' streams."""
@@ -49,13 +50,20 @@ class WatermarkClock:
             entry[0] = max(entry[0], watermark_ns)
             entry[1] = wall
 
-    def read(self, wall_ns: int | None = None) -> int:
-        """The clock now: min watermark of the active streams, or the wall clock when all are idle."""
+    def read(self, wall_ns: int | None = None, partition: int | None = None) -> int:
+        """The clock now: min watermark of the active streams (of one re-key partition, or of all), or the
+        wall clock when all are idle.
+
+        Tasks homed on partition p only wait for p's streams: a backlog on another re-key partition does
+        not hold their closing back (with one clock, a worker catching up held thousands of finished
+        tasks open, up to the active-task bound).
+        """
         wall = time.time_ns() if wall_ns is None else wall_ns
+        now = self._now.get(partition, 0)
         expected = self.inputs * len(self.owned)
         if self.first_heard_ns and len(self.streams) < expected and wall - self.first_heard_ns < self.idle_ns:
-            return self.now_ns  # still waiting to hear from every stream
-        active = [wm for wm, heard in self.streams.values() if wall - heard < self.idle_ns]
-        candidate = min(active) if active else wall
-        self.now_ns = max(self.now_ns, candidate)
-        return self.now_ns
+            return now  # still waiting to hear from every stream
+        active = [wm for (p, _), (wm, heard) in self.streams.items()
+                  if (partition is None or p == partition) and wall - heard < self.idle_ns]
+        now = self._now[partition] = max(now, min(active) if active else wall)
+        return now
