@@ -8,3 +8,21 @@ def test_collector_partition_matches_the_collectors_exporter() -> None:
     assert [collector_partition("foobar", n) for n in (1, 4, 7, 10)] == [0, 1080231576 % 4, 1080231576 % 7, 6]
     assert collector_partition("a", 10) == abs(0xE40C292C - (1 << 32)) % 10  # FNV-1a("a") = 0xe40c292c
 
+
+
+def test_in_place_moves_task_homes_but_not_agents(tmp_path) -> None:
+    """In place, tasks live where the Collector put their trace; agents stay where the tasks topic's
+    default partitioner (murmur2) puts their summaries, which is what the baselines changelog follows."""
+    from agentwatch.policy import Policy
+    from agentwatch.settings import Settings
+    from agentwatch.sinks.metrics import Metrics
+    from agentwatch.stream.app import Worker, partition_for
+    from agentwatch.stream.http import Health
+
+    settings = Settings(brokers="kafka://127.0.0.1:1", input_keyed_by_trace=True, partitions=8,
+                        data_dir=str(tmp_path))
+    worker = Worker(settings, Policy(), Metrics(10), Health(), input_partitions=8)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    agent = next(a for a in (f"agent-{i}" for i in range(100)) if collector_partition(a, 8) != partition_for(a, 8))
+    assert worker._partition(trace) == collector_partition(trace, 8)
+    assert worker._agent_partition(agent) == partition_for(agent, 8)

@@ -9,9 +9,12 @@
 - `route` decodes each input record and re-keys its spans by task: all spans of a record bound for
   one partition travel as one message (never one per span or per task), so a trace split across
   input partitions meets on one partition of the internal topic.
-- `aggregate` folds each message into the worker's Engine, publishes alerts and task summaries, and
-  writes each task touched by the message once to the `task_state` table (a changelog record per
-  task per message, not per span). Closed tasks are deleted from it.
+  With input keyed by trace (`AGENTWATCH_INPUT_KEYED_BY_TRACE`), spans already on their task's home
+  partition are folded into the Engine by `route` itself, without the hop.
+- `aggregate` folds each message into the worker's Engine and publishes alerts and task summaries.
+- Before each offset commit, every task changed since the last one is written once to the `task_state`
+  changelog (closed tasks get a tombstone), and every record is acknowledged (`persist`, `_flush_all`).
+  All writes go through one librdkafka producer (`stream/producer.py`).
 - A 1 s timer closes finished tasks, detects stalls and idle timeouts on the watermark clock
   (`stream/clock.py`: the minimum event time over the active input partitions, per re-key partition).
 - `agents` consumes the task summaries (keyed by agent) and late evaluation scores; each changed
@@ -169,12 +172,18 @@ class Worker:
 
     # -- route: input records -> spans by task partition ---------------------------------------------
     def _partition(self, key: str) -> int:
+        """The home partition of task `key` (re-key topic, task-state changelog)."""
         p = self._partition_cache.get(key)
         if p is None:
             if len(self._partition_cache) >= 100_000:
                 self._partition_cache.clear()
             p = self._partition_cache[key] = self._home(key, self.partitions)
         return p
+
+    def _agent_partition(self, agent: str) -> int:
+        """The partition of `agent` on the tasks topic and the baselines changelog: murmur2 in every mode
+        (summaries are produced keyed by agent with Kafka's default partitioner), never a task's home."""
+        return partition_for(agent, self.partitions)
 
     async def _route(self, stream: Any) -> None:
         """Decode a batch of input records and send each destination partition ONE message: its spans
@@ -259,10 +268,9 @@ class Worker:
             "offset": msg.offset}})
         self.out.send(self.settings.dlq_topic, msg.value, key=msg.key, headers=headers)
 
-    # -- aggregate: spans -> task state -> alerts, summaries, table ------------------------------
+    # -- aggregate: spans -> task state -> alerts, summaries ---------------------------------------
     async def _aggregate(self, stream: Any) -> None:
-        """Fold a batch of internal messages into the Engine; publish once per batch, so each task the
-        batch touched is written to the table once."""
+        """Fold a few internal messages into the Engine and publish what they produced."""
         async for events in stream.take_events(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
             out = Output()
             for event in events:
@@ -351,7 +359,7 @@ class Worker:
     async def _flush_baselines(self) -> None:
         for agent, state in self.agent_stage.take_dirty():
             self.out.send(self.baselines_changelog, orjson.dumps(state), key=agent.encode(),
-                          partition=self._partition(agent))
+                          partition=self._agent_partition(agent))
 
     # -- rebalance ---------------------------------------------------------------------------------
     def _owned(self, topic: str = INTERNAL_TOPIC) -> set[int]:
@@ -374,10 +382,10 @@ class Worker:
                 self._persisted.add(task_id)
                 adopted += 1
         owned_agents = self._owned(self.settings.tasks_topic)
-        self.agent_stage.drop(lambda agent: self._partition(agent) in owned_agents)
+        self.agent_stage.drop(lambda agent: self._agent_partition(agent) in owned_agents)
         for key, raw in list(self.baselines.items()):
             agent = key.decode() if isinstance(key, bytes) else key
-            if self._partition(agent) in owned_agents:
+            if self._agent_partition(agent) in owned_agents:
                 self.agent_stage.adopt(agent, orjson.loads(raw))
         self.health.ready = bool(owned)
         self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"

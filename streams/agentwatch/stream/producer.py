@@ -85,7 +85,7 @@ class OutputProducer:
         """Serve delivery reports without waiting."""
         self._producer.poll(0)
 
-    def check_failures(self) -> None:
+    def _check_failures(self) -> None:
         """Raise `DeliveryFailed` if a record failed since the last check."""
         failures, self._failures = self._failures, 0
         if failures:
@@ -100,13 +100,9 @@ class OutputProducer:
         producer.poll(0)
         while len(producer):  # queued + in flight
             if time.monotonic() > deadline:
-                self.check_failures()
+                self._check_failures()
                 raise DeliveryFailed(f"{len(producer)} record(s) not acknowledged by the broker "
                                      f"after {self.flush_timeout_s:.0f}s")
             await asyncio.sleep(WAIT_POLL_S)
             producer.poll(0)
-        self.check_failures()
-
-    def close(self, timeout_s: float = 10.0) -> int:
-        """Flush what is queued; return how many records were left undelivered."""
-        return self._producer.flush(timeout_s)
+        self._check_failures()
