@@ -1,7 +1,7 @@
 """Spans/s of the pure core alone vs one and two workers end to end through the embedded broker (tansu).
 
 Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-record 100] [--partitions 4]
-     [--workers 1 2] [--profile] [--event-time future|past] [--no-tansu-workaround]
+     [--workers 1 2] [--profile] [--event-time future|past]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
 - core alone: `core.full_core` (decode, normalize, task state, detectors, cost) in this process, best of R.
@@ -60,13 +60,9 @@ PROGRESS = ("agentwatch_records_total", "agentwatch_spans_total")  # what the in
 TICKS = os.sysconf("SC_CLK_TCK")
 # The worker's /metrics server binds 0.0.0.0 by default (stream/http.serve); this benchmark keeps it on loopback.
 WORKER_MAIN = (
-    "import functools, os, sys\n"
+    "import functools, sys\n"
     "import agentwatch.stream.run as r\n"
     "r.serve = functools.partial(r.serve, host='127.0.0.1')\n"
-    "if os.environ.get('BENCH_NO_TANSU_WORKAROUND'):\n"
-    "    import agentwatch.stream.app as a\n"
-    "    a.TANSU_SETTINGS.clear()\n"
-    "    a.TANSU_PRODUCER.clear()\n"
     "from agentwatch.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
@@ -141,7 +137,7 @@ class Result:
 
 
 def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path, i: int,
-                 no_workaround: bool = False, commit_interval_s: float = 2.8, keyed: bool = False) -> WorkerProc:
+                 commit_interval_s: float = 2.8, keyed: bool = False) -> WorkerProc:
     port = free_port()
     env = child_env(drop_prefixes=("AGENTWATCH_",))
     env.update({
@@ -151,8 +147,6 @@ def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path,
         "AGENTWATCH_COMMIT_INTERVAL_S": str(commit_interval_s),
         "AGENTWATCH_INPUT_KEYED_BY_TRACE": "true" if keyed else "false",
     })
-    if no_workaround:
-        env["BENCH_NO_TANSU_WORKAROUND"] = "1"
     log = tmp / f"worker{i}.log"
     with open(log, "wb") as f:
         argv = [sys.executable, "-c", WORKER_MAIN, "run", "--embedded-broker"]
@@ -304,7 +298,7 @@ def hotspots(path: Path, top: int = 12) -> list[str]:
 
 
 def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, partitions: int,
-            profile: bool = False, no_workaround: bool = False, commit_interval_s: float = 2.8,
+            profile: bool = False, commit_interval_s: float = 2.8,
             keys: list[str] | None = None) -> Result:
     res = Result(workers, n_spans)
     topic = f"bench_spans_{workers}"
@@ -316,7 +310,7 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
             try:
                 ensure_topics(broker.bootstrap, {topic: partitions})
                 for i in range(workers):
-                    procs.append(start_worker(broker, topic, partitions, tmp, i, no_workaround, commit_interval_s,
+                    procs.append(start_worker(broker, topic, partitions, tmp, i, commit_interval_s,
                                              keyed=bool(keys)))
                 wait_ready(procs, res)
                 if profile:
@@ -512,9 +506,6 @@ def main() -> None:
     ap.add_argument("--keyed", action="store_true",
                     help="input as the Collector writes it with partition_traces_by_id (one record per trace, "
                          "keyed, hashed like its exporter); workers with AGENTWATCH_INPUT_KEYED_BY_TRACE=true")
-    ap.add_argument("--no-tansu-workaround", action="store_true",
-                    help="diagnosis: workers without producer_max_batch_size=1 (safe here only because no worker "
-                         "recovers a table during the run)")
     args = ap.parse_args()
     require_upb()
 
@@ -545,7 +536,6 @@ def main() -> None:
     results = {}
     for w in args.workers:
         results[w] = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
-                             no_workaround=args.no_tansu_workaround,
                              commit_interval_s=args.commit_interval, keys=keys)
         report(results[w], n_tasks)
 

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
-from agentwatch.stream.broker import TANSU_FAUST_OVERRIDES, EmbeddedBroker, EmbeddedProcessError, free_port
+from agentwatch.stream.broker import EmbeddedBroker, EmbeddedProcessError, free_port
 from agentwatch.stream.kafka_admin import (
     BrokerUnreachable,
     ensure_topics,
@@ -186,7 +186,3 @@ def test_rotel_drops_requests_over_twice_the_batch_size(broker, rotel_factory, t
         time.sleep(0.1)
     assert "dropping data" in collector.log_tail()
     assert topic_partitions(broker.bootstrap, [topic]) == {topic: 1}
-
-
-def test_tansu_faust_overrides() -> None:
-    assert TANSU_FAUST_OVERRIDES == {"producer_max_batch_size": 1}

@@ -73,11 +73,12 @@ FAST_SETTINGS: dict[str, Any] = {
     "broker_session_timeout": 6.0, "broker_heartbeat_interval": 0.5, "broker_rebalance_timeout": 6.0,
     "broker_max_poll_interval": 30.0, "broker_commit_interval": 1.0,
 }
-# tansu misreports high watermarks for multi-record batches, which breaks table recovery: one record
-# per produce batch (librdkafka's setting for our writes, Faust's for its own). Only against the embedded
-# broker; real Kafka needs no such thing.
-TANSU_SETTINGS: dict[str, Any] = {"producer_max_batch_size": 1}
-TANSU_PRODUCER: dict[str, Any] = {"batch.num.messages": 1}
+# tansu (the embedded broker) reports a partition's high watermark as the base offset of its last batch
+# + 1, so Faust's table recovery would stop short of the last batched changelog records. Against it only,
+# each delivered flush ends every changelog partition written since the last one with this tombstone, alone
+# in its batch (a delete of a key no task or agent has): the last batch is one record, the high watermark
+# is right. One record per batch for every write did the same at ~25% of a worker's throughput.
+HW_MARKER_KEY = b"\x00agentwatch.high-watermark"
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -130,13 +131,13 @@ class Worker:
         self._persisted: set[str] = set()  # task IDs with a live entry in the table
         self._partition_cache: dict[str, int] = {}
         conf: dict[str, Any] = {}
+        self._hw_markers = embedded_broker
+        self._unmarked: set[tuple[str, int]] = set()  # changelog partitions written since their marker
         if embedded_broker:
             conf.update(FAST_SETTINGS)
-            conf.update(TANSU_SETTINGS)
         if settings.commit_interval_s > 0:
             conf["broker_commit_interval"] = settings.commit_interval_s
-        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings),
-                                  extra=TANSU_PRODUCER if embedded_broker else None)
+        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
         self.app = faust.App(
             "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
@@ -315,19 +316,29 @@ class Worker:
         two commits is never written.
         """
         changed, removed = self.engine.take_changes()
-        send, topic, persisted = self.out.send, self.table_changelog, self._persisted
+        topic, persisted = self.table_changelog, self._persisted
         for task in changed:
             task_id = task.task_id
-            send(topic, orjson.dumps(task.to_dict()), key=task_id.encode(), partition=self._partition(task_id))
+            self._write_changelog(topic, task_id.encode(), orjson.dumps(task.to_dict()), self._partition(task_id))
             persisted.add(task_id)
         for task_id in removed:
             if task_id in persisted:
                 persisted.discard(task_id)
-                send(topic, None, key=task_id.encode(), partition=self._partition(task_id))
+                self._write_changelog(topic, task_id.encode(), None, self._partition(task_id))
+
+    def _write_changelog(self, topic: str, key: bytes, value: bytes | None, partition: int) -> None:
+        self.out.send(topic, value, key=key, partition=partition)
+        if self._hw_markers:
+            self._unmarked.add((topic, partition))
 
     async def _flush_all(self, faust_flush: Any) -> None:
         await faust_flush()
         await self.out.wait_delivered()
+        if self._unmarked:  # embedded broker only (`HW_MARKER_KEY`): the queue is empty, each is its own batch
+            marked, self._unmarked = self._unmarked, set()
+            for topic, partition in marked:
+                self.out.send(topic, None, key=HW_MARKER_KEY, partition=partition)
+            await self.out.wait_delivered()
 
     # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
     async def _agents(self, stream: Any) -> None:
@@ -358,8 +369,8 @@ class Worker:
 
     async def _flush_baselines(self) -> None:
         for agent, state in self.agent_stage.take_dirty():
-            self.out.send(self.baselines_changelog, orjson.dumps(state), key=agent.encode(),
-                          partition=self._agent_partition(agent))
+            self._write_changelog(self.baselines_changelog, agent.encode(), orjson.dumps(state),
+                                  self._agent_partition(agent))
 
     # -- rebalance ---------------------------------------------------------------------------------
     def _owned(self, topic: str = INTERNAL_TOPIC) -> set[int]:

@@ -12,10 +12,9 @@ Tansu is for local use only. It keeps everything in memory (it grows without bou
     whenever a produce batch holds several records.
 
 Faust table recovery then reads one changelog record short, and a second worker joining can crash the first
-with `ConsistencyError`. Consumer-lag figures on batched topics are wrong for the same reason. The workaround
-is to make every Faust produce its own batch: `TANSU_FAUST_OVERRIDES` (`producer_max_batch_size=1`), which
-the app applies ONLY when it runs against this embedded broker. Real Kafka has no such bug; production
-defaults must not carry the override (it costs throughput).
+with `ConsistencyError`. Consumer-lag figures on batched topics are wrong for the same reason. The worker
+works around it ONLY when it runs against this embedded broker: every flush ends each changelog partition
+it wrote with a lone marker record (`stream/app.py`, `HW_MARKER_KEY`). Real Kafka has no such bug.
 
 This module also holds the small process helpers (`free_port`, `ManagedProcess`) shared with `rotel.py`.
 """
@@ -36,12 +35,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from agentwatch.stream.kafka_admin import BrokerUnreachable, wait_for_broker
 
 __all__ = [
-    "TANSU_FAUST_OVERRIDES",
     "BinaryNotFound",
     "EmbeddedBroker",
     "EmbeddedProcessError",
@@ -50,11 +48,6 @@ __all__ = [
     "free_port",
     "tansu_binary",
 ]
-
-#: Faust settings to apply when (and only when) the app runs against the embedded tansu broker.
-#: See the module docstring: every changelog write becomes its own produce batch, which sidesteps tansu's
-#: high-watermark bug. Never apply to a real Kafka cluster.
-TANSU_FAUST_OVERRIDES: dict[str, Any] = {"producer_max_batch_size": 1}
 
 _PORT_IN_USE = re.compile(r"address (already )?in use|AddrInUse", re.IGNORECASE)
 _DEMO_HINT = "install the demo extra: pip install 'agentwatch[demo]'"
