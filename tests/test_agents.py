@@ -10,7 +10,7 @@ from agentwatch.otlp.decode import RecordTooLarge, UndecodableRecord
 from agentwatch.otlp.logs import decode_evaluations
 from agentwatch.policy import Policy, parse_policy
 from agentwatch.sinks.alerts import rfc3339
-from agentwatch.stream.wire import decode_batch, encode_evaluations
+from agentwatch.stream.wire import Batch, decode_batch, encode_evaluations
 from otel_helpers import T0, decode, emit
 
 TRACE, SPAN = "ab" * 16, "cd" * 8
@@ -29,7 +29,7 @@ def test_evaluation_events_decode_and_other_logs_are_skipped():
     evs = decode_evaluations(_logs(("relevance", 0.75), ("toxicity", 0.01)), max_bytes=1 << 20)
     assert [(e.trace_id, e.span_id, e.name, e.score, e.ts_ns, e.service) for e in evs] == [
         (TRACE, SPAN, "relevance", 0.75, T0, "judge-svc"), (TRACE, SPAN, "toxicity", 0.01, T0, "judge-svc")]
-    assert decode_batch(encode_evaluations(evs)) == ([], evs, [])
+    assert decode_batch(encode_evaluations(evs)) == Batch([], evs, [])
 
 
 def test_bad_log_records():

@@ -47,15 +47,20 @@ def test_clock_follows_the_wall_when_idle_and_never_goes_back() -> None:
     assert clock.read(wall_ns=600 * S) == 600 * S
 
 
-def test_rebalance_forgets_partitions_no_longer_owned() -> None:
-    clock = WatermarkClock(idle_s=5, inputs=1)
+def test_rebalance_forgets_every_stream() -> None:
+    """Input partition 1 moved to another worker: what this worker heard of it before must not end the wait."""
+    clock = WatermarkClock(idle_s=5, inputs=2)
     clock.assign({0, 1})
-    clock.heard(0, 0, 100 * S, wall_ns=1)
-    clock.heard(1, 0, 10 * S, wall_ns=1)
-    assert clock.read(wall_ns=1) == 10 * S
+    for p in (0, 1):
+        for source in (0, 1):
+            clock.heard(p, source, 100 * S, wall_ns=1 * S)
+    assert clock.read(wall_ns=1 * S) == 100 * S
     clock.assign({0})
-    assert set(clock.streams) == {(0, 0)}
-    assert clock.read(wall_ns=3) == 100 * S
+    assert clock.streams == {}
+    clock.heard(0, 0, 200 * S, wall_ns=2 * S)       # this worker's own input partition, heard at once
+    assert clock.read(wall_ns=3 * S) == 100 * S     # hold: input partition 1 (now remote) not heard yet
+    clock.heard(0, 1, 150 * S, wall_ns=4 * S)
+    assert clock.read(wall_ns=4 * S) == 150 * S
 
 
 def test_each_rekey_partition_has_its_own_clock() -> None:
@@ -67,3 +72,15 @@ def test_each_rekey_partition_has_its_own_clock() -> None:
     assert clock.read(wall_ns=2, partition=0) == 100 * S
     assert clock.read(wall_ns=2, partition=1) == 40 * S
     assert clock.read(wall_ns=2) == 40 * S
+
+
+def test_clock_holds_after_a_rebalance_until_a_stream_is_heard() -> None:
+    """Nothing heard yet since the assignment (the backlog is still being fetched): no jump to the wall clock."""
+    clock = WatermarkClock(idle_s=5, inputs=1)
+    clock.assign({0}, wall_ns=1000 * S)
+    assert clock.read(wall_ns=1001 * S) == 0
+    clock.heard(0, 0, 100 * S, wall_ns=1002 * S)
+    assert clock.read(wall_ns=1002 * S) == 100 * S
+    quiet = WatermarkClock(idle_s=5, inputs=1)
+    quiet.assign({0}, wall_ns=1000 * S)
+    assert quiet.read(wall_ns=1006 * S) == 1006 * S  # a quiet system follows the wall after idle_s

@@ -6,6 +6,7 @@ import pytest
 
 from agentwatch.demo.synth import Step, Task
 from agentwatch.engine import Engine, EngineConfig
+from agentwatch.model import LLM
 from agentwatch.policy import Policy, parse_policy
 from agentwatch.tasks import MAX_TOOLS, OTHER_LABEL, TaskState
 from otel_helpers import T0, decode, emit, record_of, records_of
@@ -305,3 +306,23 @@ def test_tick_judges_each_task_on_its_own_clock() -> None:
     out = engine.tick(0, lambda task_id: clocks[task_id])
     assert [s["trace_id"] for s in out.summaries] == [ta]
     assert tb in engine.tasks
+
+
+def test_grace_runs_from_the_clock_when_the_root_arrives_after_its_end() -> None:
+    """Input was idle, so the clock is far past the root's end (it follows the wall clock): a span of the
+    same task still on its way by a slower path (another partition) gets the grace, not zero."""
+    engine = Engine(Policy(), EngineConfig(close_grace_s=2.0))
+    spans = decode(record_of([(Task("agent-a", [Step("llm", input_tokens=5, output_tokens=1)] * 2), T0)]))
+    sibling = next(s for s in spans if s.kind == LLM)
+    now = max(s.end_ns for s in spans) + 60 * 10**9
+    engine.process([s for s in spans if s is not sibling], now_ns=now)
+    assert engine.tick(now).summaries == []
+    engine.process([sibling], now_ns=now + 1 * 10**9)        # arrives 1 s later
+    assert engine.tick(now + 1 * 10**9).summaries == []
+    (summary,) = engine.tick(now + 2 * 10**9).summaries
+    assert summary["llm_calls"] == 2 and summary["tokens"]["total"] == 12
+    root_end = max(s.end_ns for s in spans)
+    in_time = Engine(Policy(), EngineConfig(close_grace_s=2.0))
+    in_time.process(spans, now_ns=root_end - 10**9)          # clock behind the root: the grace runs from its end
+    assert in_time.tick(root_end + 1 * 10**9).summaries == []
+    assert len(in_time.tick(root_end + 2 * 10**9).summaries) == 1

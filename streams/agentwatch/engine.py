@@ -99,8 +99,14 @@ class Engine:
             return span.trace_id
         return span.conversation_id or self.conversations.get(span.trace_id) or span.trace_id
 
-    def process(self, spans: list[Span]) -> Output:
-        """Fold a batch of spans (any tasks, any order) into task state and run the span-driven detectors."""
+    def process(self, spans: list[Span], now_ns: int | None = None) -> Output:
+        """Fold a batch of spans (any tasks, any order) into task state and run the span-driven detectors.
+
+        `now_ns` is the clock of these spans' tasks before this batch (the worker's watermark). A task
+        closes `close_grace_s` after its root span ended; if the clock is already past that end when the
+        root arrives (input was idle and the clock followed the wall; or the root came by a faster path
+        than its siblings), the grace runs from the clock instead, so spans still on their way are counted.
+        """
         out = Output()
         by_kind = [0, 0, 0, 0]
         if self.config.task_key == "conversation":
@@ -121,6 +127,7 @@ class Engine:
         self.clock_ns = newest
         self.observer.spans(by_kind)
         late = 0
+        grace_ns = int(self.config.close_grace_s * 1e9)
         for key, group in groups.items():
             if key in self.closed:
                 late += len(group)
@@ -134,7 +141,10 @@ class Engine:
             self.dirty.add(key)
             rule = self.policy.rule_for(task.agent)
             task.loop_threshold = rule.tool_repeat or 0
+            had_root = task.root_end_ns
             task.apply(group, self.pricer)
+            if now_ns is not None and task.root_end_ns and not had_root:
+                task._close_at_ns = max(task.root_end_ns, now_ns) + grace_ns
             ts = max(s.end_ns for s in group)
             rule = self.policy.rule_for(task.agent)
             findings = check_task_budgets(task, rule, ts)
@@ -188,7 +198,7 @@ class Engine:
             if task_now is not None:
                 now_ns = task_now(task.task_id)
             if not task.open:
-                if now_ns >= task.root_end_ns + grace_ns:
+                if now_ns >= (task._close_at_ns or task.root_end_ns + grace_ns):
                     self._close(task, "error" if task.root_error else "ok", out)
                 continue
             rule = self.policy.rule_for(task.agent)

@@ -42,6 +42,7 @@ class Settings:
     max_alerts_per_minute: int = 60
     broker_wait_s: float = 30.0               # how long `run` waits for the broker before giving up
     commit_interval_s: float = 0.0            # offset commits (and task-state writes); 0 = Faust's 2.8 s
+    fetch_max_wait_ms: int = 100              # how long the broker may hold a fetch (Faust's fixed 1500 starves input)
     data_dir: str = "/tmp/agentwatch"         # Faust's local data directory
     security_protocol: str = ""
     sasl_mechanism: str = ""
@@ -56,7 +57,7 @@ class Settings:
         if self.task_key not in ("trace", "conversation"):
             raise SettingsError(f"{PREFIX}TASK_KEY must be trace or conversation, got {self.task_key!r}")
         for name in ("metrics_port", "max_active_tasks", "max_record_bytes", "max_label_values", "partitions",
-                     "max_alerts_per_minute"):
+                     "max_alerts_per_minute", "fetch_max_wait_ms"):
             if getattr(self, name) < (0 if name == "metrics_port" else 1):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
         if not self.brokers:

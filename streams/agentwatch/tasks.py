@@ -48,6 +48,7 @@ class TaskState:
     """Everything agentwatch keeps about one open task."""
 
     __slots__ = (
+        "_close_at_ns",
         "_reordered",
         "agent",
         "agent_rank",
@@ -97,6 +98,9 @@ class TaskState:
         self.start_ns = 0
         self.end_ns = 0
         self.root_end_ns = 0          # 0 while the root span has not been seen
+        # When the engine closes the task if the clock was past the root's end when it arrived (0: the root's
+        # end + grace). Not persisted: a new owner judges by the root's end.
+        self._close_at_ns = 0
         self.root_error = False
         self.llm_calls = 0
         self.tool_calls = 0
@@ -307,6 +311,7 @@ class TaskState:
             if k[0] != "_":
                 setattr(t, k, d[k])
         t._reordered = False
+        t._close_at_ns = 0
         t.resource = Resource(*d["resource"])
         t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
         t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}

@@ -3,22 +3,24 @@
     otlp_spans --route--> agentwatch-spans-by-task --aggregate--> agentwatch.alerts / agentwatch.tasks
     otlp_logs --route_logs--^  (one message per input record  (Engine per worker; state in the
         (decode; DLQ)           and destination partition)      `task_state` table, changelog-backed)
-    agentwatch.tasks + agentwatch-late-scores --agents--> agentwatch.alerts (drift, error types, bursts)
-                                 (keyed by agent)           (AgentStage; `agent_baselines` table)
+    agentwatch-summaries-by-agent --agents--> agentwatch.alerts (drift, error types, bursts)
+      (summaries + late scores)                (AgentStage; `agent_baselines` table)
 
 - `route` decodes each input record and re-keys its spans by task: all spans of a record bound for
   one partition travel as one message (never one per span or per task), so a trace split across
-  input partitions meets on one partition of the internal topic.
-  With input keyed by trace (`AGENTWATCH_INPUT_KEYED_BY_TRACE`), spans already on their task's home
-  partition are folded into the Engine by `route` itself, without the hop.
+  input partitions meets on one partition of the internal topic. Spans homed on a partition this worker
+  owns are folded into the Engine by `route` itself, without the hop, once everything already queued
+  there is consumed (`stream/shortcut.py`). With input keyed by trace (`AGENTWATCH_INPUT_KEYED_BY_TRACE`)
+  a task's home is the partition the Collector's exporter put its trace on: nearly every span is local.
 - `aggregate` folds each message into the worker's Engine and publishes alerts and task summaries.
 - Before each offset commit, every task changed since the last one is written once to the `task_state`
   changelog (closed tasks get a tombstone), and every record is acknowledged (`persist`, `_flush_all`).
   All writes go through one librdkafka producer (`stream/producer.py`).
 - A 1 s timer closes finished tasks, detects stalls and idle timeouts on the watermark clock
   (`stream/clock.py`: the minimum event time over the active input partitions, per re-key partition).
-- `agents` consumes the task summaries (keyed by agent) and late evaluation scores; each changed
-  agent's baseline is written to `agent_baselines` at most every `BASELINE_FLUSH_S`.
+- `agents` consumes the task summaries and late evaluation scores (a copy of what goes to
+  agentwatch.tasks, batched per agent partition); each changed agent's baseline is written to
+  `agent_baselines` at most every `BASELINE_FLUSH_S`.
 - On rebalance the worker drops tasks it no longer owns and adopts the recovered ones it now owns.
 
 Delivery is at-least-once: input offsets are committed after processing; alerts carry deterministic
@@ -27,6 +29,7 @@ IDs, and what fired is part of the task's persisted state.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -50,12 +53,15 @@ from .http import Health
 from .kafka_admin import bootstrap_from_url, kafka_security_config
 from .logs import logging_config
 from .producer import OutputProducer
-from .wire import decode_batch, encode_evaluations, encode_spans
+from .shortcut import LocalShortcut
+from .wire import decode_batch, encode_barrier, encode_evaluations, encode_spans
 
 log = logging.getLogger("agentwatch.worker")
 
 INTERNAL_TOPIC = "agentwatch-spans-by-task"
-LATE_SCORES_TOPIC = "agentwatch-late-scores"
+# The per-agent stage's input: the summaries and late scores of one `_publish` bound for one partition
+# as ONE message (consuming agentwatch.tasks itself cost a Faust event per summary: ~30% of a worker).
+AGENTS_TOPIC = "agentwatch-summaries-by-agent"
 TABLE = "task_state"
 BASELINE_TABLE = "agent_baselines"
 BASELINE_FLUSH_S = 5.0  # a baseline is ~65 KB of JSON: written per changed agent at most this often
@@ -66,7 +72,8 @@ TICK_S = 1.0
 # (200 per batch held 10k finished tasks open during a catch-up).
 ROUTE_BATCH, ROUTE_WITHIN_S = 50, 0.1
 AGGREGATE_BATCH, AGGREGATE_WITHIN_S = 10, 0.1
-AGENTS_BATCH = 500
+AGENTS_BATCH = 10
+DRAIN_TIMEOUT_S, DRAIN_POLL_S = 60.0, 0.01  # local shortcut: wait for the barriers after a rebalance
 
 # Timeouts for the demo and tests (fast group joins); production keeps Faust's defaults.
 FAST_SETTINGS: dict[str, Any] = {
@@ -84,6 +91,9 @@ HW_MARKER_KEY = b"\x00agentwatch.high-watermark"
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives `key` (murmur2, as the table's changelog uses)."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+_agent_partition = functools.lru_cache(maxsize=4096)(partition_for)  # a summary each: murmur2 is pure Python
 
 
 def collector_partition(key: str, partitions: int) -> int:
@@ -127,6 +137,7 @@ class Worker:
         # clock hears from one stream (itself); otherwise from every input partition through the re-key topic.
         self.in_place = settings.aggregate_in_place
         self._home = collector_partition if self.in_place else partition_for
+        self.shortcut = LocalShortcut()
         self.clock = WatermarkClock(inputs=1 if self.in_place else input_partitions)
         self._persisted: set[str] = set()  # task IDs with a live entry in the table
         self._partition_cache: dict[str, int] = {}
@@ -148,7 +159,7 @@ class Worker:
         app = self.app
         # Faust reads these topics and recovers the tables; every write goes through `self.out`.
         internal = app.topic(INTERNAL_TOPIC, partitions=settings.partitions, internal=True, **raw)
-        late_scores = app.topic(LATE_SCORES_TOPIC, partitions=settings.partitions, internal=True, **raw)
+        by_agent = app.topic(AGENTS_TOPIC, partitions=settings.partitions, internal=True, **raw)
         # Faust recovers these tables from their changelogs on assignment; we write the changelogs (`persist`).
         self.table = app.Table(TABLE, partitions=settings.partitions, use_partitioner=True, key_type=bytes,
                                value_type=bytes)
@@ -160,8 +171,7 @@ class Worker:
         if settings.logs_topic:
             app.agent(app.topic(settings.logs_topic, **raw), name="agentwatch.route_logs")(self._route_logs)
         app.agent(internal, name="agentwatch.aggregate")(self._aggregate)
-        app.agent(app.topic(settings.tasks_topic, **raw), name="agentwatch.agents")(self._agents)
-        app.agent(late_scores, name="agentwatch.late_scores")(self._late_scores)
+        app.agent(by_agent, name="agentwatch.agents")(self._agents)
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
         app.timer(BASELINE_FLUSH_S, name="agentwatch.baselines")(self._flush_baselines)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
@@ -182,23 +192,26 @@ class Worker:
         return p
 
     def _agent_partition(self, agent: str) -> int:
-        """The partition of `agent` on the tasks topic and the baselines changelog: murmur2 in every mode
-        (summaries are produced keyed by agent with Kafka's default partitioner), never a task's home."""
-        return partition_for(agent, self.partitions)
+        """The partition of `agent` on the per-agent topic and the baselines changelog: murmur2 in every
+        mode (as agentwatch.tasks, produced keyed by agent with Kafka's default partitioner), never a
+        task's home."""
+        return _agent_partition(agent, self.partitions)
 
     async def _route(self, stream: Any) -> None:
         """Decode a batch of input records and send each destination partition ONE message: its spans
         plus the batch's per-source-partition watermarks (every destination hears every batch).
 
-        In place (input keyed by trace): spans whose home is the partition they arrived on are folded
-        into the Engine here, no hop; any others (input partitioned some other way) still go through
-        the re-key topic, so results never depend on how the producer hashed its keys.
+        Spans homed on a partition this worker owns are folded into the Engine here, without the hop,
+        once that partition is drained (`stream/shortcut.py`). In place (input keyed by trace), a
+        partition's clock hears only its own input partition, so the re-key topic carries no clock.
         """
         s = self.settings
         key_of = self.engine.task_key
+        shortcut = self.shortcut
         async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
+            if shortcut.barriers_due:
+                await self._drain()
             by_partition: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
-            here: dict[int, list[Any]] = {}
             watermarks: dict[int, int] = {}
             for event in events:
                 msg = event.message
@@ -213,29 +226,47 @@ class Worker:
                     first = decoded.errors[0]
                     why = f"{len(decoded.errors)} invalid span(s) skipped, the rest processed: {first}"
                     self._dead_letter(msg, first.reason, why, partial=True)
-                source = msg.partition
-                local = here.setdefault(source, []) if self.in_place else None
-                newest = watermarks.get(source, 0)
+                newest = watermarks.get(msg.partition, 0)
                 for span in decoded.spans:
-                    p = self._partition(key_of(span))
-                    (local if p == source and local is not None else by_partition[p]).append(span)
+                    by_partition[self._partition(key_of(span))].append(span)
                     if span.end_ns > newest:
                         newest = span.end_ns
-                watermarks[source] = newest
+                watermarks[msg.partition] = newest
             if not watermarks:
                 continue  # every record of the batch went to the DLQ
-            if self.in_place:
-                out = Output()
-                for source, spans in here.items():
-                    self.clock.heard(source, source, watermarks[source])
-                    if spans:
-                        out.extend(self.engine.process(spans))
-                self._publish(out)
+            out = Output()
+            carried = None if self.in_place else watermarks
             for p, spans in by_partition.items():
-                if spans or not self.in_place:  # in place, the re-key topic carries no clock
-                    self.out.send(INTERNAL_TOPIC, encode_spans(spans, watermarks), partition=p)
+                if p in shortcut.local:
+                    now = self.clock.read(partition=p)  # before this batch: see Engine.process
+                    for source, wm in watermarks.items():
+                        if not self.in_place or source == p:
+                            self.clock.heard(p, source, wm)
+                    if spans:
+                        out.extend(self.engine.process(spans, now))
+                elif spans or carried:
+                    self.out.send(INTERNAL_TOPIC, encode_spans(spans, carried), partition=p)
                     self.metrics.rekeyed(len(spans))
+            self._publish(out)
             self.out.poll()
+
+    async def _drain(self) -> None:
+        """After a rebalance: send each owned re-key partition a barrier and wait until `aggregate` has
+        consumed them all (or a rebalance begins, or DRAIN_TIMEOUT_S passes: Kafka only until the next)."""
+        shortcut = self.shortcut
+        token = shortcut.token
+        for p in shortcut.take_barriers():
+            self.out.send(INTERNAL_TOPIC, encode_barrier(token), partition=p)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while shortcut.token == token and shortcut.pending:
+            if self.app.rebalancing or time.monotonic() > deadline:
+                if not self.app.rebalancing:
+                    log.warning("re-key partitions not drained in time: every span takes the re-key topic until "
+                                "the next rebalance", extra={"fields": {"partitions": sorted(shortcut.pending)}})
+                shortcut.abandon()
+                return
+            self.out.poll()
+            await asyncio.sleep(DRAIN_POLL_S)
 
     async def _route_logs(self, stream: Any) -> None:
         """Evaluation results from the logs topic, re-keyed like spans (by trace: the task key)."""
@@ -277,14 +308,19 @@ class Worker:
             for event in events:
                 msg = event.message
                 try:
-                    spans, evaluations, watermarks = decode_batch(msg.value)
+                    batch = decode_batch(msg.value)
                 except (ValueError, TypeError) as exc:  # written by another agentwatch version?
                     log.error("unreadable internal batch skipped", extra={"fields": {"error": str(exc)[:300]}})
                     continue
-                for source, wm in watermarks:
+                if batch.barrier:
+                    self.shortcut.seen(msg.partition, batch.barrier)
+                    continue
+                now = self.clock.read(partition=msg.partition)  # before this batch: see Engine.process
+                for source, wm in batch.watermarks:
                     if wm:
                         self.clock.heard(msg.partition, source, wm)
-                out.extend(self.engine.process(spans) if spans else self.engine.add_evaluations(evaluations))
+                out.extend(self.engine.process(batch.spans, now) if batch.spans
+                           else self.engine.add_evaluations(batch.evaluations))
             self._publish(out)
 
     async def _tick(self) -> None:
@@ -301,10 +337,15 @@ class Worker:
         s, send = self.settings, self.out.send
         for alert in out.alerts:
             send(s.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
+        by_partition: dict[int, tuple[list[bytes], list[bytes]]] = {}
         for summary in out.summaries:
-            send(s.tasks_topic, orjson.dumps(summary), key=summary["agent"].encode())
+            agent, value = summary["agent"], orjson.dumps(summary)
+            send(s.tasks_topic, value, key=agent.encode())
+            by_partition.setdefault(self._agent_partition(agent), ([], []))[0].append(value)
         for late in out.late_scores:
-            send(LATE_SCORES_TOPIC, orjson.dumps(late), key=str(late["agent"]).encode())
+            by_partition.setdefault(self._agent_partition(str(late["agent"])), ([], []))[1].append(orjson.dumps(late))
+        for p, (summaries, late_scores) in by_partition.items():
+            send(AGENTS_TOPIC, b"[[%b],[%b]]" % (b",".join(summaries), b",".join(late_scores)), partition=p)
 
     def persist(self) -> None:
         """Write changed tasks to the table's changelog and tombstone closed ones: once per offset commit.
@@ -342,24 +383,20 @@ class Worker:
 
     # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
     async def _agents(self, stream: Any) -> None:
+        """Each message: [[summary, ...], [late score, ...]] of agents homed on its partition."""
+        stage = self.agent_stage
         async for values in stream.take(AGENTS_BATCH, within=AGGREGATE_WITHIN_S):
             alerts: list[dict[str, Any]] = []
             for value in values:
                 try:
-                    alerts += self.agent_stage.observe_summary(orjson.loads(value))
-                except (ValueError, KeyError, TypeError) as exc:  # not a task summary of ours
-                    log.error("unreadable task summary skipped", extra={"fields": {"error": str(exc)[:300]}})
-            self._send_alerts(alerts)
-
-    async def _late_scores(self, stream: Any) -> None:
-        async for value in stream:
-            try:
-                late = orjson.loads(value)
-                alerts = self.agent_stage.observe_score(late)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.error("unreadable late score skipped", extra={"fields": {"error": str(exc)[:300]}})
-                continue
-            self.metrics.evaluation_score(late["agent"], late["evaluation"], late["score"])
+                    summaries, late_scores = orjson.loads(value)
+                    for summary in summaries:
+                        alerts += stage.observe_summary(summary)
+                    for late in late_scores:
+                        alerts += stage.observe_score(late)
+                        self.metrics.evaluation_score(late["agent"], late["evaluation"], late["score"])
+                except (ValueError, KeyError, TypeError) as exc:  # written by another agentwatch version?
+                    log.error("unreadable per-agent batch skipped", extra={"fields": {"error": str(exc)[:300]}})
             self._send_alerts(alerts)
 
     def _send_alerts(self, alerts: list[dict[str, Any]]) -> None:
@@ -377,12 +414,16 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        self.shortcut.abandon()
         self.health.ready = False
         self.health.reason = "rebalancing"
 
     async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
+        fetch_wait = set_fetch_max_wait(getattr(getattr(self.app.consumer, "_thread", None), "_consumer", None),
+                                        self.settings.fetch_max_wait_ms)
         owned = self._owned()
         self.clock.assign(owned)
+        self.shortcut.assign(owned)
         dropped = self.engine.drop(lambda key: self._partition(key) in owned)
         self._persisted &= set(self.engine.tasks)
         adopted = 0
@@ -392,7 +433,7 @@ class Worker:
                 self.engine.adopt(TaskState.from_dict(orjson.loads(raw)))
                 self._persisted.add(task_id)
                 adopted += 1
-        owned_agents = self._owned(self.settings.tasks_topic)
+        owned_agents = self._owned(AGENTS_TOPIC)
         self.agent_stage.drop(lambda agent: self._agent_partition(agent) in owned_agents)
         for key, raw in list(self.baselines.items()):
             agent = key.decode() if isinstance(key, bytes) else key
@@ -402,7 +443,22 @@ class Worker:
         self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"
         log.info("rebalance complete", extra={"fields": {
             "partitions": sorted(owned), "tasks_adopted": adopted, "tasks_dropped": dropped,
-            "active_tasks": len(self.engine.tasks)}})
+            "active_tasks": len(self.engine.tasks), "fetch_max_wait_ms": fetch_wait}})
+
+
+def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
+    """Faust builds its aiokafka consumer with fetch_max_wait_ms=1500, not a setting. aiokafka keeps one
+    fetch in flight per broker, for the partitions with nothing buffered; while the broker holds it (up to
+    this long when they have nothing new), input partitions drained meanwhile wait for the next one. The
+    route stage starved 20-40% of the time at 1500 ms (benchmarks/pipeline.py: 14k -> 16-17k spans/s at
+    20-100 ms). The fetcher reads the value for each request it builds. Returns the value now in force."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        log.warning("cannot set the consumer's fetch max wait (aiokafka internals changed?): fetches may "
+                    "wait up to 1.5 s", extra={"fields": {"consumer": type(consumer).__name__}})
+        return None
+    fetcher._fetch_max_wait_ms = ms
+    return int(fetcher._fetch_max_wait_ms)
 
 
 class _PersistBeforeCommit(Sensor):
@@ -419,7 +475,7 @@ class _PersistBeforeCommit(Sensor):
 
 def topics_to_create(s: Settings) -> dict[str, int]:
     """Topics agentwatch creates when missing (the Collector's topic too, so a fresh cluster works)."""
-    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, LATE_SCORES_TOPIC: s.partitions,
+    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, AGENTS_TOPIC: s.partitions,
               s.alerts_topic: s.partitions, s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
     if s.logs_topic:
         topics[s.logs_topic] = s.partitions

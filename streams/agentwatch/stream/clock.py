@@ -11,10 +11,11 @@ nothing about spans still queued on partition 0. So a watermark is tracked per (
 input partition) stream, and the clock is the *minimum* over the streams heard from in the last
 `idle_s` of wall time on the re-key partitions this worker owns; when none were (no input at all), it
 follows the wall clock, so a quiet system still sees its stalled tasks. It never goes back. Tasks are
-judged on the clock of their home re-key partition (`read(partition=p)`). Until
-every expected stream (owned re-key partitions x `inputs`) has been heard from, or `idle_s` has passed
-since the first was after start-up or a rebalance, it does not move: the first stream heard would
-otherwise set the pace.
+judged on the clock of their home re-key partition (`read(partition=p)`). After start-up or a rebalance,
+until every expected stream (owned re-key partitions x `inputs`) has been heard from, or `idle_s` has
+passed since the first was (or since the assignment, if none was), it does not move: the first stream
+heard would otherwise set the pace, and with none heard yet it would jump to the wall clock, ahead of
+any backlog.
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ class WatermarkClock:
         # (re-key partition, input partition) -> [watermark ns, last heard (wall ns)]
         self.streams: dict[tuple[int, int], list[int]] = {}
         self.first_heard_ns = 0
+        self.assigned_ns = 0
         self._now: dict[int | None, int] = {}  # re-key partition (None: all owned) -> clock
 
-    def assign(self, owned: Iterable[int]) -> None:
-        """The re-key partitions this worker now owns (after a rebalance): forget the others' streams."""
+    def assign(self, owned: Iterable[int], wall_ns: int | None = None) -> None:
+        """The re-key partitions this worker now owns (after a rebalance): forget every stream and wait again.
+        A stream heard before may be stale (its input partition moved to another worker, whose messages
+        take longer to arrive): counted as heard, it would end the wait before the fresh one is heard."""
         self.owned = frozenset(owned)
-        self.streams = {key: v for key, v in self.streams.items() if key[0] in self.owned}
+        self.streams = {}
         self.first_heard_ns = 0
+        self.assigned_ns = time.time_ns() if wall_ns is None else wall_ns
 
     def heard(self, partition: int, source: int, watermark_ns: int, wall_ns: int | None = None) -> None:
         """Re-key `partition` carried `watermark_ns` for input partition `source`."""
@@ -61,7 +66,7 @@ class WatermarkClock:
         wall = time.time_ns() if wall_ns is None else wall_ns
         now = self._now.get(partition, 0)
         expected = self.inputs * len(self.owned)
-        if self.first_heard_ns and len(self.streams) < expected and wall - self.first_heard_ns < self.idle_ns:
+        if len(self.streams) < expected and wall - (self.first_heard_ns or self.assigned_ns) < self.idle_ns:
             return now  # still waiting to hear from every stream
         active = [wm for (p, _), (wm, heard) in self.streams.items()
                   if (partition is None or p == partition) and wall - heard < self.idle_ns]

@@ -5,10 +5,13 @@ orjson of [1, resources, spans, watermarks], each span a flat list of its fields
 a few µs a span both ways, and a batch's spans for one partition travel as one Kafka message (never one
 per span). `watermarks` is [[source partition, newest span end there], ...]: the event-time progress of
 the input partitions the batch came from (see `stream/clock.py`). Evaluation scores from the logs topic
-travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]].
+travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]]; a barrier of the local shortcut
+(`stream/shortcut.py`) as [3, token].
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import orjson
 
@@ -17,6 +20,15 @@ from ..model import Evaluation, Resource, Span
 _FIELDS = tuple(f for f in Span.__slots__ if f != "resource")
 _VERSION = 1
 _EVALUATIONS = 2
+_BARRIER = 3
+
+
+class Batch(NamedTuple):
+    """One internal message: spans with their source watermarks, or evaluations, or a barrier token."""
+    spans: list[Span]
+    evaluations: list[Evaluation]
+    watermarks: list[list[int]]
+    barrier: str = ""
 
 
 def encode_spans(spans: list[Span], watermarks: dict[int, int] | None = None) -> bytes:
@@ -37,18 +49,23 @@ def encode_evaluations(evaluations: list[Evaluation]) -> bytes:
                                         for e in evaluations]])
 
 
-def decode_batch(data: bytes) -> tuple[list[Span], list[Evaluation], list[list[int]]]:
-    """An internal message -> (spans, evaluations, source watermarks); spans or evaluations is empty."""
+def encode_barrier(token: str) -> bytes:
+    return orjson.dumps([_BARRIER, token])
+
+
+def decode_batch(data: bytes) -> Batch:
     doc = orjson.loads(data)
     if doc[0] == _EVALUATIONS:
-        return [], [Evaluation(*row) for row in doc[1]], []
-    return _spans(doc), [], doc[3]
+        return Batch([], [Evaluation(*row) for row in doc[1]], [])
+    if doc[0] == _BARRIER:
+        return Batch([], [], [], str(doc[1]))
+    return Batch(_spans(doc), [], doc[3])
 
 
 def _spans(doc: list) -> list[Span]:
     version, resources, rows, _ = doc
     if version != _VERSION:
-        raise ValueError(f"internal span batch version {version} (this worker reads {_VERSION} and {_EVALUATIONS})")
+        raise ValueError(f"internal batch version {version} (this worker reads {_VERSION} to {_BARRIER})")
     res = [Resource(*r) for r in resources]
     out = []
     new = Span.__new__
