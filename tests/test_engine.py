@@ -326,3 +326,9 @@ def test_grace_runs_from_the_clock_when_the_root_arrives_after_its_end() -> None
     in_time.process(spans, now_ns=root_end - 10**9)          # clock behind the root: the grace runs from its end
     assert in_time.tick(root_end + 1 * 10**9).summaries == []
     assert len(in_time.tick(root_end + 2 * 10**9).summaries) == 1
+
+
+def test_summary_times_are_rfc3339_milliseconds_truncated() -> None:
+    from agentwatch.sinks.alerts import rfc3339
+    assert rfc3339(1_795_482_257_999_999_999) == "2026-11-24T01:04:17.999Z"  # never rounded up a second
+    assert rfc3339(0) == "1970-01-01T00:00:00.000Z"
