@@ -57,6 +57,7 @@ one changelog entry cover everything the drift detectors know about an agent.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -87,6 +88,7 @@ def window_label(seconds: int) -> str:
     return f"{seconds}s"
 
 
+@functools.lru_cache(maxsize=256)  # the per-agent stage reads a summary's "end" three times
 def rfc3339_ns(value: str | int | float) -> int:
     """Unix nanoseconds from an RFC 3339 timestamp (any number of fraction digits); ints pass through."""
     if isinstance(value, int | float):
