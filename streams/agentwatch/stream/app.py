@@ -199,7 +199,8 @@ class Worker:
 
     async def _route(self, stream: Any) -> None:
         """Decode a batch of input records and send each destination partition ONE message: its spans
-        plus the batch's per-source-partition watermarks (every destination hears every batch).
+        plus the batch's per-source-partition watermarks (every destination hears every batch, through
+        Kafka or, when local, directly).
 
         Spans homed on a partition this worker owns are folded into the Engine here, without the hop,
         once that partition is drained (`stream/shortcut.py`). In place (input keyed by trace), a
