@@ -165,6 +165,8 @@ def test_topics_partition_mismatch_fails_and_missing_input_warns() -> None:
     assert checks["agentwatch-task_state-changelog"].status == PASS
     bad_changelog = check_topics({**counts, "agentwatch-task_state-changelog": 2}, s)
     assert [c.status for c in bad_changelog if "changelog" in c.detail.split(":")[0]] == [FAIL]
+    (by_agent,) = check_topics({"agentwatch-summaries-by-agent": 3}, s)
+    assert by_agent.status == FAIL and "agent hash" in by_agent.detail
 
 
 def test_lag() -> None:

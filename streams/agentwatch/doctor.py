@@ -140,20 +140,23 @@ def check_metrics_port(port: int, host: str = "127.0.0.1", timeout_s: float = 1.
 
 
 def topic_names(s: Settings) -> list[str]:
-    """The topics a worker reads and writes: input, re-key, outputs, table changelogs."""
-    from .stream.app import INTERNAL_TOPIC, TABLE
+    """The topics a worker reads and writes: input, re-key, per-agent, outputs, table changelogs."""
+    from .stream.app import AGENTS_TOPIC, INTERNAL_TOPIC, TABLE
 
     inputs = [s.spans_topic] + ([s.logs_topic] if s.logs_topic else [])
-    return [*inputs, INTERNAL_TOPIC, s.alerts_topic, s.tasks_topic, s.dlq_topic, f"{GROUP}-{TABLE}-changelog"]
+    return [*inputs, INTERNAL_TOPIC, AGENTS_TOPIC, s.alerts_topic, s.tasks_topic, s.dlq_topic,
+            f"{GROUP}-{TABLE}-changelog"]
 
 
 def check_topics(counts: Mapping[str, int | None], s: Settings) -> list[Check]:
     """One line per topic (`counts` as `kafka_admin.topic_partitions` gives them: whole-cluster metadata, so
     asking never creates a topic). Missing topics WARN: `run` creates them. The re-key topic and the table
-    changelog must have exactly AGENTWATCH_PARTITIONS partitions: spans are routed by task hash % that."""
-    from .stream.app import INTERNAL_TOPIC
+    changelog must have exactly AGENTWATCH_PARTITIONS partitions: spans are routed by task hash % that
+    (and summaries to the per-agent topic by agent hash % that)."""
+    from .stream.app import AGENTS_TOPIC, INTERNAL_TOPIC
 
-    co_partitioned = {INTERNAL_TOPIC, *(t for t in counts if t.startswith(f"{GROUP}-") and t.endswith("-changelog"))}
+    co_partitioned = {INTERNAL_TOPIC, AGENTS_TOPIC,
+                      *(t for t in counts if t.startswith(f"{GROUP}-") and t.endswith("-changelog"))}
     out = []
     for topic in counts:
         n = counts.get(topic)
@@ -163,11 +166,12 @@ def check_topics(counts: Mapping[str, int | None], s: Settings) -> list[Check]:
             out.append(Check("topic", WARN, f"{topic}: missing ({who}{how})"))
         elif topic in co_partitioned and n != s.partitions:
             why = (f"spans are routed to it by task hash % {s.partitions}" if topic == INTERNAL_TOPIC else
+                   f"summaries are routed to it by agent hash % {s.partitions}" if topic == AGENTS_TOPIC else
                    f"the table must be co-partitioned with {INTERNAL_TOPIC}")
             out.append(Check("topic", FAIL, f"{topic}: {n} partitions but AGENTWATCH_PARTITIONS={s.partitions}; "
                                             f"{why}: set AGENTWATCH_PARTITIONS={n}, or stop the "
-                                            f"workers and delete {INTERNAL_TOPIC} and the {GROUP}-*-changelog "
-                                            f"topics so `run` recreates them"))
+                                            f"workers and delete {INTERNAL_TOPIC}, {AGENTS_TOPIC} and the "
+                                            f"{GROUP}-*-changelog topics so `run` recreates them"))
         else:
             out.append(Check("topic", PASS, f"{topic}: {n} partition{'s' * (n != 1)}"))
     return out
