@@ -22,7 +22,7 @@ from agentwatch.alerts_cli import follow_alerts
 from agentwatch.cli import main
 from agentwatch.doctor import FAIL, PASS, WARN, run_doctor
 from agentwatch.settings import from_env
-from agentwatch.stream.app import INTERNAL_TOPIC, topics_to_create
+from agentwatch.stream.app import AGENTS_TOPIC, INTERNAL_TOPIC, topics_to_create
 from agentwatch.stream.broker import EmbeddedBroker, free_port
 from agentwatch.stream.kafka_admin import ensure_topics
 
@@ -85,13 +85,13 @@ def test_doctor_passes_broker_and_topics(broker: EmbeddedBroker, env: dict[str, 
     prices = next(c for c in checks if c.name == "prices")
     assert prices.status == WARN and "my-finetune" in prices.detail and "last 2 task(s)" in prices.detail
 
-    # A re-key topic with another partition count than AGENTWATCH_PARTITIONS is a FAIL, exit code 1.
+    # Re-key and per-agent topics with another partition count than AGENTWATCH_PARTITIONS FAIL, exit code 1.
     assert main(["doctor", "--timeout", "5"]) == 0
     capsys.readouterr()
     env_bad = {**env, "AGENTWATCH_PARTITIONS": str(int(n) + 1)}
-    bad = [c for c in run_doctor(env=env_bad, timeout_s=5.0) if c.status == FAIL]
-    assert len(bad) == 1 and bad[0].detail.startswith(f"{INTERNAL_TOPIC}: {n} partition")
-    assert f"AGENTWATCH_PARTITIONS={n}" in bad[0].detail
+    bad = sorted(c.detail for c in run_doctor(env=env_bad, timeout_s=5.0) if c.status == FAIL)
+    assert [d.split(":")[0] for d in bad] == [INTERNAL_TOPIC, AGENTS_TOPIC]
+    assert all(d.startswith(f"{d.split(':')[0]}: {n} partition") and f"AGENTWATCH_PARTITIONS={n}" in d for d in bad)
 
 
 def test_alerts_prints_both_alerts_and_skips_garbage(broker: EmbeddedBroker, env: dict[str, str],
