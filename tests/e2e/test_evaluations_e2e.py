@@ -13,11 +13,23 @@ from kafka_helpers import consume
 from test_worker_e2e import _start_stack, _summaries_for
 
 from agentwatch.demo.synth import Step, Task, emit_evaluation, make_logger_provider
+from agentwatch.stream.local_worker import LocalWorker
 
 pytestmark = pytest.mark.e2e
 
 MIN_NS = 60 * 10**9
 DROP = 24  # the last hour's tasks score 0.5 instead of ~0.8
+
+
+def _wait_scored(worker: LocalWorker, k: int) -> None:
+    """Until the worker has observed `k` scores of eval-bot."""
+    def scored() -> float:
+        return sum(float(m.rsplit(" ", 1)[1]) for m in worker.metrics().splitlines()
+                   if m.startswith('agentwatch_evaluation_score_count{agent="eval-bot"'))
+    deadline = time.monotonic() + 30
+    while scored() < k and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scored() == k
 
 
 def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest.TempPathFactory):
@@ -35,10 +47,16 @@ def test_score_drop_sent_as_otlp_logs_fires_score_drift(tmp_path_factory: pytest
         summaries = _summaries_for(stack, ids, timeout_s=90)
         assert len(summaries) == n
         logs = make_logger_provider("eval-judge", OTLPLogExporter(endpoint=f"{stack.rotel.otlp_http_endpoint}/v1/logs"))
+
+        # The baseline's scores at once; the drop's in event-time order, each observed before the next is
+        # sent: scores reach the per-agent stage through several re-key partitions, in no set order, and
+        # the excursion must hold 15 minutes of event time (scores out of order can break the hold).
         for i, (trace_id, end) in enumerate(zip(ids, ends, strict=True)):
             score = 0.5 if i >= n - DROP else rng.gauss(0.8, 0.03)
             emit_evaluation(logs, trace_id, "1" * 16, "relevance", round(score, 4), end + 10**9)
-        logs.force_flush()
+            logs.force_flush()
+            if i >= n - DROP - 1:
+                _wait_scored(stack.worker, i + 1)
         logs.shutdown()
 
         def drift(recs):
