@@ -1,7 +1,7 @@
 """Per-agent stage (pure): task summaries and late evaluation scores -> drift and error alerts.
 
-Fed by `agentwatch.tasks` (keyed by agent, so all of one agent's tasks meet on one worker) and by
-evaluation scores that arrived after their task closed. Holds the agents' rolling baselines
+Fed by a copy of the task summaries, partitioned by agent (so all of one agent's tasks meet on one
+worker), and by evaluation scores that arrived after their task closed. Holds the agents' rolling baselines
 (`baselines.py`) and daily spend, and runs the detectors in `detectors/drift.py`,
 `detectors/errors.py` and the daily budget of `detectors/budget.py`. The worker
 persists each changed agent's baseline (`take_dirty`) and adopts recovered ones after a rebalance.

@@ -91,7 +91,7 @@ class Metrics:
                                   ["agent", "kind"], registry=r)
         self.late = Counter("agentwatch_late_spans_total", "Spans that arrived after their task closed", registry=r)
         self.rekeyed_spans = Counter("agentwatch_rekeyed_spans_total",
-                                     "Spans sent through the re-key topic (in place: those off their home partition)",
+                                     "Spans sent through the re-key topic (their task's home is another worker's)",
                                      registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
 

@@ -93,7 +93,7 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-_agent_partition = functools.lru_cache(maxsize=4096)(partition_for)  # a summary each: murmur2 is pure Python
+_cached_partition_for = functools.lru_cache(maxsize=4096)(partition_for)  # per summary: murmur2 is pure Python
 
 
 def collector_partition(key: str, partitions: int) -> int:
@@ -134,7 +134,8 @@ class Worker:
         ), observer=metrics)
         self.agent_stage = AgentStage(policy)
         # In place: input partition p is also the home of its traces' tasks, and each owned partition's
-        # clock hears from one stream (itself); otherwise from every input partition through the re-key topic.
+        # clock hears from one stream (itself); otherwise from every input partition (through the re-key
+        # topic, or directly for spans of the input partitions this worker reads).
         self.in_place = settings.aggregate_in_place
         self._home = collector_partition if self.in_place else partition_for
         self.shortcut = LocalShortcut()
@@ -195,7 +196,7 @@ class Worker:
         """The partition of `agent` on the per-agent topic and the baselines changelog: murmur2 in every
         mode (as agentwatch.tasks, produced keyed by agent with Kafka's default partitioner), never a
         task's home."""
-        return _agent_partition(agent, self.partitions)
+        return _cached_partition_for(agent, self.partitions)
 
     async def _route(self, stream: Any) -> None:
         """Decode a batch of input records and send each destination partition ONE message: its spans

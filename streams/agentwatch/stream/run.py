@@ -48,8 +48,9 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
 
     security = kafka_security_config(settings)
     try:
-        wait_for_broker(bootstrap_from_url(settings.brokers), settings.broker_wait_s, security)
-        created = ensure_topics(bootstrap_from_url(settings.brokers), topics_to_create(settings), security=security)
+        bootstrap = bootstrap_from_url(settings.brokers)
+        wait_for_broker(bootstrap, settings.broker_wait_s, security)
+        created = ensure_topics(bootstrap, topics_to_create(settings), security=security)
     except BrokerUnreachable as exc:
         return fail(f"{exc} (AGENTWATCH_BROKERS={settings.brokers})")
     except KafkaAdminError as exc:
