@@ -49,9 +49,9 @@ from core import full_core
 from agentwatch.engine import Engine
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
-from agentwatch.stream.app import INTERNAL_TOPIC, collector_partition
 from agentwatch.stream.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.stream.kafka_admin import ensure_topics, group_lag
+from agentwatch.stream.topology import INTERNAL_TOPIC, collector_partition
 
 GROUP = "agentwatch"  # Faust's consumer group is the app id (stream/app.py)
 POLL_START_S = 0.05  # until the first record is consumed; then adaptive, between these two:

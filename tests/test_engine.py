@@ -5,7 +5,7 @@ import random
 import pytest
 
 from agentwatch.demo.synth import Step, Task
-from agentwatch.engine import Engine, EngineConfig
+from agentwatch.engine import Engine, EngineConfig, NullObserver
 from agentwatch.model import LLM
 from agentwatch.policy import Policy, parse_policy
 from agentwatch.tasks import MAX_TOOLS, OTHER_LABEL, TaskState
@@ -268,7 +268,7 @@ def test_task_state_round_trip():
     (task,) = engine.tasks.values()
     snap = orjson.loads(orjson.dumps(task.to_dict()))
     other = Engine(POLICY)
-    other.adopt(TaskState.from_dict(snap))
+    other.adopt(task.task_id, snap)
     (t,) = other.tasks.values()
     assert orjson.loads(orjson.dumps(t.to_dict())) == snap
     assert isinstance(t, TaskState) and t.loop_state[1] == 2 and t.max_repeat == 2
@@ -332,3 +332,84 @@ def test_summary_times_are_rfc3339_milliseconds_truncated() -> None:
     from agentwatch.sinks.alerts import rfc3339
     assert rfc3339(1_795_482_257_999_999_999) == "2026-11-24T01:04:17.999Z"  # never rounded up a second
     assert rfc3339(0) == "1970-01-01T00:00:00.000Z"
+
+
+def _sourced(records: list[bytes], src: int = 0) -> list[list]:
+    """Decoded records with their source and offset set, as the worker's route stage does."""
+    out = []
+    for offset, rec in enumerate(records):
+        spans = decode(rec)
+        for s in spans:
+            s.src, s.offset = src, offset
+        out.append(spans)
+    return out
+
+
+def _budget_policy():
+    return parse_policy("agents:\n  - match: '*'\n    task_tokens: 150\n")
+
+
+def test_a_record_read_again_is_not_counted_twice() -> None:
+    """After a crash the worker re-reads input from its last commit: the task absorbed those records already."""
+    task = Task("bot", [llm(60, 1), llm(60, 1), llm(60, 1)])
+    spans, _ = emit([(task, T0)])
+    from agentwatch.demo.synth import records
+    recs = _sourced(records(spans))  # one span per record
+    engine = Engine(_budget_policy())
+    alerts = []
+    for batch in recs[:3]:
+        alerts += engine.process(batch).alerts
+    for batch in _sourced(records(spans))[:3]:  # read again, as after a restart from an older offset
+        alerts += engine.process(batch).alerts
+    for batch in recs[3:]:
+        alerts += engine.process(batch).alerts
+    (summary,) = engine.flush().summaries
+    assert summary["llm_calls"] == 3 and summary["tokens"]["input"] == 180
+    assert kinds(alerts) == ["token_budget"]
+
+
+def test_spans_of_a_closed_task_read_again_are_duplicates_not_a_new_task() -> None:
+    raw = record_of([(Task("bot", [llm(10, 1)]), T0)])
+    engine = Engine(Policy())
+    engine.process(_sourced([raw])[0])
+    assert len(engine.flush().summaries) == 1
+    again = _sourced([raw])[0]  # the same record at the same offset
+    late = _sourced([raw])[0][:1]
+    late[0].offset = 7  # a newer record of the closed task: late, not a duplicate
+    observer = _Counting()
+    engine.observer = observer
+    engine.process(again + late)
+    assert engine.tasks == {} and engine.flush().summaries == []
+    assert observer.duplicates == len(again) and observer.late == 1
+
+
+class _Counting(NullObserver):
+    def __init__(self) -> None:
+        self.duplicates = self.late = 0
+
+    def duplicate_spans(self, n: int) -> None:
+        self.duplicates += n
+
+    def late_spans(self, n: int) -> None:
+        self.late += n
+
+
+def test_closed_markers_survive_the_changelog_and_are_bounded() -> None:
+    import orjson
+    engine = Engine(Policy(), EngineConfig(max_closed=2))
+    raws = [record_of([(Task("bot", [llm(10, 1)]), T0 + i * 10**10)]) for i in range(3)]
+    ids = []
+    for raw in raws:
+        (spans,) = _sourced([raw])
+        engine.process(spans)
+        ids.append(spans[0].trace_id)
+        engine.flush()
+    changed, closed, expired = engine.take_changes()
+    assert changed == [] and [k for k, _ in closed] == ids[1:] and expired == [ids[0]]
+    restored = Engine(Policy(), EngineConfig(max_closed=2))
+    for k, marker in closed:
+        restored.adopt(k, orjson.loads(orjson.dumps(marker.to_dict())))
+    restored.process(_sourced([raws[2]])[0])  # the last task's record, read again after a restart
+    assert restored.tasks == {}
+    restored.process(_sourced([raws[0]])[0])  # its marker was forgotten (bound): a new task
+    assert list(restored.tasks) == [ids[0]]

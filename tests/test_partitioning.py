@@ -1,6 +1,6 @@
 """In place, a task lives where the Collector put its trace: the partition its exporter hashes the key to."""
 
-from agentwatch.stream.app import collector_partition
+from agentwatch.stream.topology import collector_partition
 
 
 def test_collector_partition_matches_the_collectors_exporter() -> None:
@@ -10,19 +10,18 @@ def test_collector_partition_matches_the_collectors_exporter() -> None:
 
 
 
-def test_in_place_moves_task_homes_but_not_agents(tmp_path) -> None:
+def test_in_place_moves_task_homes_but_not_agents() -> None:
     """In place, tasks live where the Collector put their trace; agents stay where the tasks topic's
     default partitioner (murmur2) puts their summaries, which is what the baselines changelog follows."""
     from agentwatch.policy import Policy
     from agentwatch.settings import Settings
     from agentwatch.sinks.metrics import Metrics
-    from agentwatch.stream.app import Worker, partition_for
-    from agentwatch.stream.http import Health
+    from agentwatch.stream.core import WorkerCore
+    from agentwatch.stream.topology import partition_for
 
-    settings = Settings(brokers="kafka://127.0.0.1:1", input_keyed_by_trace=True, partitions=8,
-                        data_dir=str(tmp_path))
-    worker = Worker(settings, Policy(), Metrics(10), Health(), input_partitions=8)
+    settings = Settings(brokers="kafka://127.0.0.1:1", input_keyed_by_trace=True, partitions=8)
+    core = WorkerCore(settings, Policy(), Metrics(10), sink=None, input_partitions=8)  # type: ignore[arg-type]
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     agent = next(a for a in (f"agent-{i}" for i in range(100)) if collector_partition(a, 8) != partition_for(a, 8))
-    assert worker._partition(trace) == collector_partition(trace, 8)
-    assert worker._agent_partition(agent) == partition_for(agent, 8)
+    assert core.partition(trace) == collector_partition(trace, 8)
+    assert core.agent_partition(agent) == partition_for(agent, 8)

@@ -5,12 +5,18 @@ worker), and by evaluation scores that arrived after their task closed. Holds th
 (`baselines.py`) and daily spend, and runs the detectors in `detectors/drift.py`,
 `detectors/errors.py` and the daily budget of `detectors/budget.py`. The worker
 persists each changed agent's baseline (`take_dirty`) and adopts recovered ones after a rebalance.
-Bounds: `DriftConfig.max_agents` baselines; error-burst groups per `ErrorBurstDetector`.
+Bounds: `DriftConfig.max_agents` baselines; error-burst groups per `ErrorBurstDetector`; `MAX_RECENT_TASKS`
+task IDs per agent.
+
+Idempotent input (`observe_message`): each agent remembers the offset of the last per-agent message it
+absorbed (a message read again after a crash is skipped) and the IDs of its last `MAX_RECENT_TASKS`
+summaries (a task closed again after a crash, its summary sent twice, is counted once). Both are persisted
+with the baseline at every checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .baselines import AgentBaseline, rfc3339_ns
@@ -20,6 +26,8 @@ from .detectors.errors import ErrorBurstDetector, NewErrorTypeDetector
 from .model import Finding
 from .policy import Policy
 from .sinks.alerts import alert_json
+
+MAX_RECENT_TASKS = 256
 
 
 class AgentStage:
@@ -31,6 +39,45 @@ class AgentStage:
         self.bursts = ErrorBurstDetector()
         self.daily = DailyCost(self.config.max_agents)
         self.dirty: set[str] = set()
+        self.absorbed: dict[str, int] = {}            # agent -> offset of the last per-agent message folded in
+        self.recent: dict[str, dict[str, None]] = {}  # agent -> its last MAX_RECENT_TASKS task IDs (oldest first)
+
+    def observe_message(self, summaries: Sequence[Mapping[str, Any]], late_scores: Sequence[Mapping[str, Any]],
+                        offset: int = -1) -> list[dict[str, Any]]:
+        """One per-agent message (read at `offset`, -1 if unknown): its summaries, then its late scores. What
+        an agent absorbed before (this offset or a task ID it has seen) is skipped."""
+        absorbed, recent = self.absorbed, self.recent
+        touched: set[str] = set()
+        alerts: list[dict[str, Any]] = []
+        for summary in summaries:
+            agent = str(summary["agent"])
+            if 0 <= offset <= absorbed.get(agent, -1):
+                continue
+            seen = recent.get(agent)
+            if seen is None:
+                if len(recent) >= self.config.max_agents:  # bounded like the baselines (first seen goes first)
+                    oldest = next(iter(recent))
+                    del recent[oldest]
+                    absorbed.pop(oldest, None)
+                seen = recent[agent] = {}
+            task_id = str(summary["task_id"])
+            if task_id in seen:
+                continue
+            seen[task_id] = None
+            if len(seen) > MAX_RECENT_TASKS:
+                del seen[next(iter(seen))]
+            touched.add(agent)
+            alerts += self.observe_summary(summary)
+        for late in late_scores:
+            agent = str(late["agent"])
+            if 0 <= offset <= absorbed.get(agent, -1):
+                continue
+            touched.add(agent)
+            alerts += self.observe_score(late)
+        if offset >= 0:
+            for agent in touched:
+                absorbed[agent] = offset
+        return alerts
 
     def observe_summary(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         agent = str(summary["agent"])
@@ -66,7 +113,9 @@ class AgentStage:
         for agent in self.dirty:
             ab = self.drift.baselines.peek(agent)
             if ab is not None:
-                out.append((agent, {"baseline": ab.to_dict(), "daily": self.daily.state(agent)}))
+                out.append((agent, {"baseline": ab.to_dict(), "daily": self.daily.state(agent),
+                                    "absorbed": self.absorbed.get(agent, -1),
+                                    "recent": list(self.recent.get(agent, ()))}))
         self.dirty = set()
         return out
 
@@ -79,6 +128,8 @@ class AgentStage:
             return False
         if state.get("daily"):
             self.daily.adopt(agent, state["daily"])
+        self.absorbed[agent] = int(state.get("absorbed", -1))
+        self.recent[agent] = dict.fromkeys(state.get("recent", ()))
         return True
 
     def drop(self, keep: Callable[[str], bool]) -> int:
@@ -87,4 +138,6 @@ class AgentStage:
             self.drift.baselines.remove(agent)
             self.daily.forget(agent)
             self.dirty.discard(agent)
+            self.absorbed.pop(agent, None)
+            self.recent.pop(agent, None)
         return len(gone)

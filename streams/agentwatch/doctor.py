@@ -141,7 +141,7 @@ def check_metrics_port(port: int, host: str = "127.0.0.1", timeout_s: float = 1.
 
 def topic_names(s: Settings) -> list[str]:
     """The topics a worker reads and writes: input, re-key, per-agent, outputs, table changelogs."""
-    from .stream.app import AGENTS_TOPIC, INTERNAL_TOPIC, TABLE
+    from .stream.topology import AGENTS_TOPIC, INTERNAL_TOPIC, TABLE
 
     inputs = [s.spans_topic] + ([s.logs_topic] if s.logs_topic else [])
     return [*inputs, INTERNAL_TOPIC, AGENTS_TOPIC, s.alerts_topic, s.tasks_topic, s.dlq_topic,
@@ -153,7 +153,7 @@ def check_topics(counts: Mapping[str, int | None], s: Settings) -> list[Check]:
     asking never creates a topic). Missing topics WARN: `run` creates them. The re-key topic and the table
     changelog must have exactly AGENTWATCH_PARTITIONS partitions: spans are routed by task hash % that
     (and summaries to the per-agent topic by agent hash % that)."""
-    from .stream.app import AGENTS_TOPIC, INTERNAL_TOPIC
+    from .stream.topology import AGENTS_TOPIC, INTERNAL_TOPIC
 
     co_partitioned = {INTERNAL_TOPIC, AGENTS_TOPIC,
                       *(t for t in counts if t.startswith(f"{GROUP}-") and t.endswith("-changelog"))}
@@ -259,7 +259,6 @@ def iter_checks(*, brokers: str | None = None, policy: str | None = None, metric
                 timeout_s: float = 5.0, last_tasks: int = 500, env: Mapping[str, str] | None = None) -> Iterator[Check]:
     """All checks in order, each yielded as soon as it is done; broker-dependent ones SKIP when settings or
     the broker fail. Every network step is bounded by `timeout_s`."""
-    from .stream.app import INTERNAL_TOPIC
     from .stream.kafka_admin import (
         KafkaAdminError,
         bootstrap_from_url,
@@ -267,6 +266,7 @@ def iter_checks(*, brokers: str | None = None, policy: str | None = None, metric
         kafka_security_config,
         topic_partitions,
     )
+    from .stream.topology import INTERNAL_TOPIC
 
     yield check_protobuf()
     settings_check, s = check_settings(env, brokers=brokers, policy=policy, metrics_port=metrics_port)

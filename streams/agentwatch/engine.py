@@ -8,7 +8,9 @@ through the `Observer` it is given, alerts and summaries come back as JSON-ready
 
 Bounds (each enforced here, each tested):
 - open tasks: `max_active_tasks`; over it the least recently updated task closes as `evicted`.
-- recently closed task IDs remembered to drop late spans: `max_closed`.
+- closed-task markers (task ID, agent, absorbed offsets), persisted by the worker, so spans read again
+  after a crash are recognised as already counted and genuinely late ones as late: `max_closed`; the
+  oldest is forgotten first (`expired`, tombstoned by the worker).
 - alerts per (agent, kind) per minute of event time: `max_alerts_per_minute`; the excess is counted
   (`Observer.alert_suppressed`) and still listed in the task summary's `alerts`.
 - trace -> conversation links (conversation task key): `max_closed` entries.
@@ -27,7 +29,7 @@ from .model import Evaluation, Finding, Span
 from .policy import Policy
 from .pricing import Pricer
 from .sinks.alerts import summary_json, task_alert_json
-from .tasks import RANK_STAMPED, TaskState
+from .tasks import RANK_STAMPED, TaskState, absorb, fresh
 
 _MINUTE_NS = 60 * 10**9
 _FAR_FUTURE_NS = 2**62
@@ -43,6 +45,7 @@ class Observer(Protocol):
     def alert(self, alert: dict[str, Any]) -> None: ...
     def alert_suppressed(self, agent: str, kind: str) -> None: ...
     def late_spans(self, n: int) -> None: ...
+    def duplicate_spans(self, n: int) -> None: ...
 
 
 class NullObserver:
@@ -53,15 +56,32 @@ class NullObserver:
     def alert(self, alert: dict[str, Any]) -> None: pass
     def alert_suppressed(self, agent: str, kind: str) -> None: pass
     def late_spans(self, n: int) -> None: pass
+    def duplicate_spans(self, n: int) -> None: pass
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     task_key: str = "trace"             # trace | conversation
     max_active_tasks: int = 10_000
-    max_closed: int = 10_000
+    max_closed: int = 50_000           # closed-task markers (about 150 bytes each)
     close_grace_s: float = 2.0          # after the root span ends, wait this long for late children
     max_alerts_per_minute: int = 60     # per (agent, kind), event time
+
+
+@dataclass(slots=True)
+class Closed:
+    """What is kept of a closed task: its agent (for late scores) and what it had absorbed (to tell a span
+    read again from a late one)."""
+
+    agent: str
+    absorbed: dict[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"closed": True, "agent": self.agent, "absorbed": list(self.absorbed.items())}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Closed:
+        return cls(d["agent"], {src: off for src, off in d["absorbed"]})
 
 
 @dataclass(slots=True)
@@ -85,13 +105,14 @@ class Engine:
         self.observer: Observer = observer or NullObserver()
         self.pricer = pricer or Pricer(policy.prices)
         self.tasks: dict[str, TaskState] = {}      # insertion order = least recently updated first
-        self.closed: dict[str, str] = {}           # recently closed task ID -> its agent (oldest first)
+        self.closed: dict[str, Closed] = {}        # closed task ID -> marker (oldest first)
         self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
         self.clock_ns = 0                          # newest span end time seen
-        # Changes since `take_changes` (the worker persists them): tasks updated, tasks closed.
+        # Changes since `take_changes` (the worker persists them): tasks updated, tasks closed, markers forgotten.
         self.dirty: set[str] = set()
-        self.removed: list[str] = []
+        self.just_closed: list[str] = []
+        self.expired: list[str] = []
 
     # -- input ------------------------------------------------------------------------------------
     def task_key(self, span: Span) -> str:
@@ -126,19 +147,31 @@ class Engine:
                 g.append(s)
         self.clock_ns = newest
         self.observer.spans(by_kind)
-        late = 0
+        late = duplicates = 0
         grace_ns = int(self.config.close_grace_s * 1e9)
         for key, group in groups.items():
-            if key in self.closed:
-                late += len(group)
+            closed = self.closed.get(key)
+            if closed is not None:
+                new = fresh(closed.absorbed, group)
+                late += len(new)
+                duplicates += len(group) - len(new)
                 continue
-            task = self.tasks.pop(key, None)
+            task = self.tasks.get(key)
             if task is None:
                 if len(self.tasks) >= self.config.max_active_tasks:
                     self._close(next(iter(self.tasks.values())), "evicted", out)
                 task = TaskState(key, group[0].trace_id, group[0].resource)
+            else:
+                new = fresh(task.absorbed, group)
+                if len(new) < len(group):
+                    duplicates += len(group) - len(new)
+                    if not new:  # all read before: the task is left exactly as it was
+                        continue
+                    group = new
+                del self.tasks[key]
             self.tasks[key] = task
             self.dirty.add(key)
+            absorb(task.absorbed, group)
             rule = self.policy.rule_for(task.agent)
             task.loop_threshold = rule.tool_repeat or 0
             had_root = task.root_end_ns
@@ -157,6 +190,8 @@ class Engine:
                 self._settle(task)
         if late:
             self.observer.late_spans(late)
+        if duplicates:
+            self.observer.duplicate_spans(duplicates)
         return out
 
     def add_evaluations(self, evaluations: list[Evaluation]) -> Output:
@@ -168,10 +203,16 @@ class Engine:
                 key = self.conversations.get(ev.trace_id, ev.trace_id)
             task = self.tasks.get(key)
             if task is not None:
-                task.add_score(ev.name, ev.score)
-                self.dirty.add(key)
+                if ev.offset < 0 or ev.offset > task.absorbed.get(ev.src, -1):
+                    task.add_score(ev.name, ev.score)
+                    if ev.offset >= 0:
+                        task.absorbed[ev.src] = ev.offset
+                    self.dirty.add(key)
                 continue
-            agent = self.closed.get(key) or ev.service or "unknown"
+            closed = self.closed.get(key)
+            if closed is not None and 0 <= ev.offset <= closed.absorbed.get(ev.src, -1):
+                continue  # read again: it was counted before its task closed
+            agent = closed.agent if closed is not None else ev.service or "unknown"
             out.late_scores.append({"agent": agent, "evaluation": ev.name, "score": ev.score,
                                     "ts_ns": ev.ts_ns, "trace_id": ev.trace_id})
         return out
@@ -262,28 +303,43 @@ class Engine:
         self.observer.task_closed(summary)
         del self.tasks[task.task_id]
         self.dirty.discard(task.task_id)
-        self.removed.append(task.task_id)
+        self.just_closed.append(task.task_id)
         if len(self.closed) >= self.config.max_closed:
-            del self.closed[next(iter(self.closed))]
-        self.closed[task.task_id] = task.agent
+            oldest = next(iter(self.closed))
+            del self.closed[oldest]
+            self.expired.append(oldest)
+        self.closed[task.task_id] = Closed(task.agent, task.absorbed)
 
     # -- persistence ----------------------------------------------------------------------------------
-    def take_changes(self) -> tuple[list[TaskState], list[str]]:
-        """Tasks changed and task IDs closed since the last call (what a changelog must record)."""
+    def take_changes(self) -> tuple[list[TaskState], list[tuple[str, Closed]], list[str]]:
+        """Since the last call: open tasks changed, tasks closed (with their markers), markers forgotten.
+        What the changelog must record, in this order of precedence: a closed task's marker replaces its
+        state; a forgotten marker is deleted."""
         changed = [self.tasks[k] for k in self.dirty if k in self.tasks]
-        removed = self.removed
-        self.dirty, self.removed = set(), []
-        return changed, removed
+        closed = [(k, self.closed[k]) for k in self.just_closed if k in self.closed]
+        expired = self.expired
+        self.dirty, self.just_closed, self.expired = set(), [], []
+        return changed, closed, expired
 
-    def adopt(self, task: TaskState) -> None:
-        """Take over a task recovered from the changelog (after a restart or rebalance)."""
-        if task.task_id not in self.tasks and task.task_id not in self.closed:
-            self.tasks[task.task_id] = task
+    def adopt(self, task_id: str, doc: dict[str, Any]) -> None:
+        """Take over a task (or a closed task's marker) recovered from the changelog."""
+        if task_id in self.tasks or task_id in self.closed:
+            return
+        if doc.get("closed"):
+            if len(self.closed) >= self.config.max_closed:
+                oldest = next(iter(self.closed))
+                del self.closed[oldest]
+                self.expired.append(oldest)
+            self.closed[task_id] = Closed.from_dict(doc)
+        else:
+            self.tasks[task_id] = TaskState.from_dict(doc)
 
     def drop(self, keep: Callable[[str], bool]) -> int:
-        """Forget (without closing) the tasks another worker now owns; returns how many."""
+        """Forget (without closing) the tasks and markers another worker now owns; returns how many tasks."""
         gone = [k for k in self.tasks if not keep(k)]
         for k in gone:
             del self.tasks[k]
             self.dirty.discard(k)
+        for k in [k for k in self.closed if not keep(k)]:
+            del self.closed[k]
         return len(gone)

@@ -55,6 +55,7 @@ class Span:
     Token fields are None when the span did not report them (0 is a real value). `args_hash` is the
     sha256 of the canonicalized tool arguments, None when the span carried no arguments.
     `evals` holds (evaluation name, score) pairs from span events or OpenInference attributes.
+    `src` / `offset`: the record it came from (see the end of `__init__`).
     """
 
     __slots__ = (
@@ -72,12 +73,14 @@ class Span:
         "kind",
         "model",
         "name",
+        "offset",
         "output_tokens",
         "parent_id",
         "provider",
         "reasoning_tokens",
         "resource",
         "span_id",
+        "src",
         "start_ns",
         "tool_name",
         "total_tokens",
@@ -110,6 +113,11 @@ class Span:
         self.tool_name: str | None = None
         self.args_hash: str | None = None
         self.evals: list[tuple[str, float]] | None = None
+        # Where the span was read (set by the worker's route stage): the source ID and the input offset of its
+        # record. A task remembers the newest offset it absorbed per source, so a record read again after a
+        # crash or rebalance is not folded twice (see `tasks.fresh`). Offset -1: unknown (replay, tests).
+        self.src = -1
+        self.offset = -1
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__ if getattr(self, k) is not None)
@@ -126,6 +134,13 @@ class Evaluation:
     score: float
     ts_ns: int
     service: str = ""
+    src: int = -1      # as on `Span`: the source ID (`logs_source(partition)`) and offset of its record
+    offset: int = -1
+
+
+def logs_source(partition: int) -> int:
+    """The source ID of logs-topic partition `partition` (spans use their input partition, >= 0)."""
+    return -2 - partition
 
 
 @dataclass(slots=True)

@@ -50,6 +50,7 @@ class TaskState:
     __slots__ = (
         "_close_at_ns",
         "_reordered",
+        "absorbed",
         "agent",
         "agent_rank",
         "agent_start_ns",
@@ -130,6 +131,8 @@ class TaskState:
         # Metric deltas not yet published: held until the agent is known for certain (or the task closes).
         self.pending_llm: dict[tuple[str, str, str], list[float]] = {}
         self.pending_tools: dict[tuple[str, str], int] = {}
+        # Source ID -> newest input offset folded in (`fresh`, `absorb`): what makes re-reading idempotent.
+        self.absorbed: dict[int, int] = {}
 
     # -- derived ----------------------------------------------------------------------------------
     def tokens(self) -> tuple[int, int, int, int, int]:
@@ -300,6 +303,7 @@ class TaskState:
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__slots__ if k[0] != "_"}
         d["resource"] = self.resource.as_tuple()
+        d["absorbed"] = list(self.absorbed.items())
         d["pending_llm"] = [[*k, *v] for k, v in self.pending_llm.items()]
         d["pending_tools"] = [[*k, v] for k, v in self.pending_tools.items()]
         return d
@@ -313,9 +317,31 @@ class TaskState:
         t._reordered = False
         t._close_at_ns = 0
         t.resource = Resource(*d["resource"])
+        t.absorbed = {src: off for src, off in d["absorbed"]}
         t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
         t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}
         return t
+
+
+def fresh(absorbed: dict[int, int], spans: list[Span]) -> list[Span]:
+    """The spans of `spans` not yet folded in: a record read again (after a crash or rebalance) has an offset
+    at or below what its task already absorbed from that source. Spans of one source reach a task in offset
+    order (one reader per input partition, one message per record and destination, in order), so the
+    newest offset per source is enough."""
+    if not absorbed:
+        return spans
+    get = absorbed.get
+    return [s for s in spans if s.offset < 0 or s.offset > get(s.src, -1)]
+
+
+def absorb(absorbed: dict[int, int], spans: list[Span]) -> None:
+    """Record the newest offset per source of `spans` (after folding them)."""
+    last_src = last_off = -1
+    for s in spans:
+        if s.src != last_src or s.offset != last_off:
+            last_src, last_off = s.src, s.offset
+            if last_off >= 0 and last_off > absorbed.get(last_src, -1):
+                absorbed[last_src] = last_off
 
 
 def _start(s: Span) -> int:

@@ -27,11 +27,11 @@ import orjson
 
 from ..alerts_cli import format_alert
 from ..settings import from_env
-from ..stream.app import INTERNAL_TOPIC
 from ..stream.broker import EmbeddedBroker
 from ..stream.kafka_admin import ensure_topics
 from ..stream.local_worker import LocalWorker
 from ..stream.rotel import Rotel
+from ..stream.topology import INTERNAL_TOPIC
 from .synth import (
     Step,
     Task,

@@ -90,6 +90,9 @@ class Metrics:
                                   "Alerts over the per-agent-kind rate bound (still listed in task summaries)",
                                   ["agent", "kind"], registry=r)
         self.late = Counter("agentwatch_late_spans_total", "Spans that arrived after their task closed", registry=r)
+        self.duplicates = Counter("agentwatch_duplicate_spans_total",
+                                  "Spans read again after a crash or rebalance, recognised and not counted twice",
+                                  registry=r)
         self.rekeyed_spans = Counter("agentwatch_rekeyed_spans_total",
                                      "Spans sent through the re-key topic (their task's home is another worker's)",
                                      registry=r)
@@ -145,6 +148,9 @@ class Metrics:
 
     def late_spans(self, n: int) -> None:
         self.late.inc(n)
+
+    def duplicate_spans(self, n: int) -> None:
+        self.duplicates.inc(n)
 
     # -- shell-side ---------------------------------------------------------------------------------
     def record(self, status: str) -> None:

@@ -1,30 +1,26 @@
-"""The Faust app: a thin shell that moves bytes between Kafka and the pure core (`engine.Engine`).
+"""The Faust adapter: moves records between Kafka and `stream/core.WorkerCore`, and runs the checkpoint.
 
-    otlp_spans --route--> agentwatch-spans-by-task --aggregate--> agentwatch.alerts / agentwatch.tasks
-    otlp_logs --route_logs--^  (one message per input record  (Engine per worker; state in the
-        (decode; DLQ)           and destination partition)      `task_state` table, changelog-backed)
-    agentwatch-summaries-by-agent --agents--> agentwatch.alerts (drift, error types, bursts)
-      (summaries + late scores)                (AgentStage; `agent_baselines` table)
+Faust consumes the topics (one consumer group, partitions split between replicas) and recovers the two
+tables from their changelogs on assignment. Everything else is the core's (stream/core.py). What this
+module adds is the runtime:
 
-- `route` decodes each input record and re-keys its spans by task: all spans of a record bound for
-  one partition travel as one message (never one per span or per task), so a trace split across
-  input partitions meets on one partition of the internal topic. Spans homed on a partition this worker
-  owns are folded into the Engine by `route` itself, without the hop, once everything already queued
-  there is consumed (`stream/shortcut.py`). With input keyed by trace (`AGENTWATCH_INPUT_KEYED_BY_TRACE`)
-  a task's home is the partition the Collector's exporter put its trace on: nearly every span is local.
-- `aggregate` folds each message into the worker's Engine and publishes alerts and task summaries.
-- Before each offset commit, every task changed since the last one is written once to the `task_state`
-  changelog (closed tasks get a tombstone), and every record is acknowledged (`persist`, `_flush_all`).
-  All writes go through one librdkafka producer (`stream/producer.py`).
-- A 1 s timer closes finished tasks, detects stalls and idle timeouts on the watermark clock
-  (`stream/clock.py`: the minimum event time over the active input partitions, per re-key partition).
-- `agents` consumes the task summaries and late evaluation scores (a copy of what goes to
-  agentwatch.tasks, batched per agent partition); each changed agent's baseline is written to
-  `agent_baselines` at most every `BASELINE_FLUSH_S`.
-- On rebalance the worker drops tasks it no longer owns and adopts the recovered ones it now owns.
+- **Batching**: each stage takes what has arrived (up to N events, at most `within`) and hands it to the
+  core as one batch: one Faust event costs ~0.5 ms.
+- **Checkpoint** (the delivery guarantee, ARCHITECTURE.md "Delivery"): Faust calls our sensor's
+  `on_commit_initiated` right before it commits offsets -> `core.checkpoint()` writes every changed state;
+  Faust then awaits `producer.flush()`, which we chain to wait until librdkafka has every record
+  acknowledged (`_flush_all`) -> only then does Faust commit the offsets of the events processed.
+- **Failure**: a stage that raises stops the process at once (`_fatal`), before Faust acks the batch:
+  nothing past the last commit is committed, and the input is read again after the restart (the core
+  skips what its state already absorbed).
+- **Heartbeats**: once a second, the input partitions this worker has read to their end get a heartbeat
+  watermark (`_caught_up`), so the clock moves while input is quiet.
+- **Rebalance**: the core drops what it lost and adopts the recovered tables; the local shortcut's
+  barriers are awaited before `route` folds spans itself again (`_drain`).
 
-Delivery is at-least-once: input offsets are committed after processing; alerts carry deterministic
-IDs, and what fired is part of the task's persisted state.
+Library internals this module touches (checked at start, each failing loudly if moved): aiokafka's
+fetcher `_fetch_max_wait_ms` (`set_fetch_max_wait`), `app.producer.flush` (chained), Faust's table
+changelog topic names (must match `topology.changelog_topic`).
 """
 
 from __future__ import annotations
@@ -32,78 +28,45 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 import faust
-import orjson
-from aiokafka.partitioner import murmur2
 from faust.sensors import Sensor
 
-from ..agents import AgentStage
-from ..engine import Engine, EngineConfig, Output
-from ..otlp.decode import RecordError, decode_record
-from ..otlp.logs import decode_evaluations
 from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
-from ..tasks import TaskState
-from .clock import WatermarkClock
+from .core import Record, WorkerCore
 from .http import Health
 from .kafka_admin import bootstrap_from_url, kafka_security_config
 from .logs import logging_config
 from .producer import OutputProducer
-from .shortcut import LocalShortcut
-from .wire import decode_batch, encode_barrier, encode_evaluations, encode_spans
+from .topology import AGENTS_TOPIC, APP_ID, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
 
 log = logging.getLogger("agentwatch.worker")
 
-INTERNAL_TOPIC = "agentwatch-spans-by-task"
-# The per-agent stage's input: the summaries and late scores of one `_publish` bound for one partition
-# as ONE message (consuming agentwatch.tasks itself cost a Faust event per summary: ~30% of a worker).
-AGENTS_TOPIC = "agentwatch-summaries-by-agent"
-TABLE = "task_state"
-BASELINE_TABLE = "agent_baselines"
-BASELINE_FLUSH_S = 5.0  # a baseline is ~65 KB of JSON: written per changed agent at most this often
 TICK_S = 1.0
-# Batching: one Faust event costs ~0.5 ms, so each stage takes what has arrived (up to N, waiting at most
-# `within`) and handles it as one. A re-key message already carries up to ROUTE_BATCH records' spans for
-# its partition: a few per batch keep an aggregate step short (~0.3 s), so the tick timer is not starved
-# (200 per batch held 10k finished tasks open during a catch-up).
+# Batching: a re-key message already carries up to ROUTE_BATCH records' spans for its partition: a few per
+# batch keep an aggregate step short (~0.3 s), so the tick timer is not starved (200 per batch held 10k
+# finished tasks open during a catch-up).
 ROUTE_BATCH, ROUTE_WITHIN_S = 50, 0.1
 AGGREGATE_BATCH, AGGREGATE_WITHIN_S = 10, 0.1
 AGENTS_BATCH = 10
 DRAIN_TIMEOUT_S, DRAIN_POLL_S = 60.0, 0.01  # local shortcut: wait for the barriers after a rebalance
+# An input partition counts as read to its end only after this long without a record from it: tansu
+# reports a high watermark short of the end when its last batch holds several records.
+QUIET_S = 1.0
+EXIT_STAGE_FAILED = 70
 
 # Timeouts for the demo and tests (fast group joins); production keeps Faust's defaults.
 FAST_SETTINGS: dict[str, Any] = {
     "broker_session_timeout": 6.0, "broker_heartbeat_interval": 0.5, "broker_rebalance_timeout": 6.0,
     "broker_max_poll_interval": 30.0, "broker_commit_interval": 1.0,
 }
-# tansu (the embedded broker) reports a partition's high watermark as the base offset of its last batch
-# + 1, so Faust's table recovery would stop short of the last batched changelog records. Against it only,
-# each delivered flush ends every changelog partition written since the last one with this tombstone, alone
-# in its batch (a delete of a key no task or agent has): the last batch is one record, the high watermark
-# is right. One record per batch for every write did the same at ~25% of a worker's throughput.
-HW_MARKER_KEY = b"\x00agentwatch.high-watermark"
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives `key` (murmur2, as the table's changelog uses)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
-_cached_partition_for = functools.lru_cache(maxsize=4096)(partition_for)  # per summary: murmur2 is pure Python
-
-
-def collector_partition(key: str, partitions: int) -> int:
-    """The partition the OpenTelemetry Collector's Kafka exporter gives a record keyed by `key` (with
-    `partition_traces_by_id` the key is the hex trace ID): franz-go with Sarama-compatible FNV-1a."""
-    h = 0x811C9DC5
-    for byte in key.encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    signed = h - (1 << 32) if h & 0x80000000 else h  # Go: int32(hash) % n, then made non-negative
-    return abs(signed) % partitions
 
 
 def _credentials(s: Settings) -> Any:
@@ -119,146 +82,131 @@ def _credentials(s: Settings) -> Any:
     return faust.SSLCredentials(context)
 
 
+def _record(msg: Any) -> Record:
+    return Record(msg.topic, msg.partition, msg.offset, msg.value, msg.key)
+
+
+def _fatal(stage: str, exc: BaseException) -> None:
+    """A stage failed: stop now, before Faust acks the batch (its `take_events` acks in a `finally`), so no
+    offset past the last checkpoint is committed. The restarted worker reads the input again."""
+    log.critical("stage failed: stopping without committing", extra={"fields": {
+        "stage": stage, "error": f"{type(exc).__name__}: {exc}"[:500], "traceback": traceback.format_exc()}})
+    logging.shutdown()
+    os._exit(EXIT_STAGE_FAILED)
+
+
 class Worker:
-    """One agentwatch worker: the Faust app, its topics and table, the Engine, metrics and health."""
+    """One agentwatch worker: the Faust app, its topics and tables, the core, metrics and health."""
 
     def __init__(self, settings: Settings, policy: Policy, metrics: Metrics, health: Health,
                  *, embedded_broker: bool = False, input_partitions: int = 0) -> None:
         self.settings = settings
         self.metrics = metrics
         self.health = health
-        self.partitions = settings.partitions
-        self.engine = Engine(policy, EngineConfig(
-            task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
-            close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
-        ), observer=metrics)
-        self.agent_stage = AgentStage(policy)
-        # In place: input partition p is also the home of its traces' tasks, and each owned partition's
-        # clock hears from one stream (itself); otherwise from every input partition (through the re-key
-        # topic, or directly for spans of the input partitions this worker reads).
-        self.in_place = settings.aggregate_in_place
-        self._home = collector_partition if self.in_place else partition_for
-        self.shortcut = LocalShortcut()
-        self.clock = WatermarkClock(inputs=1 if self.in_place else input_partitions)
-        self._persisted: set[str] = set()  # task IDs with a live entry in the table
-        self._partition_cache: dict[str, int] = {}
+        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
+        self.core = WorkerCore(settings, policy, metrics, self.out, input_partitions=input_partitions,
+                               hw_markers=embedded_broker)
+        self._next_offset: dict[int, int] = {}  # input partition -> next offset to route
+        self._last_read: dict[int, float] = {}  # input partition -> monotonic time of its last record
         conf: dict[str, Any] = {}
-        self._hw_markers = embedded_broker
-        self._unmarked: set[tuple[str, int]] = set()  # changelog partitions written since their marker
         if embedded_broker:
             conf.update(FAST_SETTINGS)
         if settings.commit_interval_s > 0:
             conf["broker_commit_interval"] = settings.commit_interval_s
-        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
         self.app = faust.App(
-            "agentwatch", broker=settings.brokers, store="memory://", web_enabled=False,
+            APP_ID, broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
             consumer_auto_offset_reset="earliest", broker_credentials=_credentials(settings),
             key_serializer="raw", value_serializer="raw", logging_config=logging_config(settings.log_level), **conf,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         app = self.app
-        # Faust reads these topics and recovers the tables; every write goes through `self.out`.
         internal = app.topic(INTERNAL_TOPIC, partitions=settings.partitions, internal=True, **raw)
         by_agent = app.topic(AGENTS_TOPIC, partitions=settings.partitions, internal=True, **raw)
-        # Faust recovers these tables from their changelogs on assignment; we write the changelogs (`persist`).
+        # Faust recovers these tables from their changelogs on assignment; the core writes the changelogs.
         self.table = app.Table(TABLE, partitions=settings.partitions, use_partitioner=True, key_type=bytes,
                                value_type=bytes)
         self.baselines = app.Table(BASELINE_TABLE, partitions=settings.partitions, use_partitioner=True,
                                    key_type=bytes, value_type=bytes)
-        self.table_changelog = self.table.changelog_topic.get_topic_name()
-        self.baselines_changelog = self.baselines.changelog_topic.get_topic_name()
+        for table, name in ((self.table, TABLE), (self.baselines, BASELINE_TABLE)):
+            if table.changelog_topic.get_topic_name() != changelog_topic(name):
+                raise RuntimeError(f"Faust names the {name} changelog {table.changelog_topic.get_topic_name()!r}, "
+                                   f"not {changelog_topic(name)!r}: a Faust upgrade changed its naming")
+        self.spans_topic = settings.spans_topic
         app.agent(app.topic(settings.spans_topic, **raw), name="agentwatch.route")(self._route)
         if settings.logs_topic:
             app.agent(app.topic(settings.logs_topic, **raw), name="agentwatch.route_logs")(self._route_logs)
         app.agent(internal, name="agentwatch.aggregate")(self._aggregate)
         app.agent(by_agent, name="agentwatch.agents")(self._agents)
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
-        app.timer(BASELINE_FLUSH_S, name="agentwatch.baselines")(self._flush_baselines)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
-        app.sensors.add(_PersistBeforeCommit(self))
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.sensors.add(_CheckpointBeforeCommit(self.core))
         # Faust awaits producer.flush() right before committing offsets (and when stopping): make that
         # wait for our producer too.
         app.producer.flush = functools.partial(self._flush_all, app.producer.flush)
-        app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
-    # -- route: input records -> spans by task partition ---------------------------------------------
-    def _partition(self, key: str) -> int:
-        """The home partition of task `key` (re-key topic, task-state changelog)."""
-        p = self._partition_cache.get(key)
-        if p is None:
-            if len(self._partition_cache) >= 100_000:
-                self._partition_cache.clear()
-            p = self._partition_cache[key] = self._home(key, self.partitions)
-        return p
-
-    def _agent_partition(self, agent: str) -> int:
-        """The partition of `agent` on the per-agent topic and the baselines changelog: murmur2 in every
-        mode (as agentwatch.tasks, produced keyed by agent with Kafka's default partitioner), never a
-        task's home."""
-        return _cached_partition_for(agent, self.partitions)
-
+    # -- stages ------------------------------------------------------------------------------------
     async def _route(self, stream: Any) -> None:
-        """Decode a batch of input records and send each destination partition ONE message: its spans
-        plus the batch's per-source-partition watermarks (every destination hears every batch, through
-        Kafka or, when local, directly).
-
-        Spans homed on a partition this worker owns are folded into the Engine here, without the hop,
-        once that partition is drained (`stream/shortcut.py`). In place (input keyed by trace), a
-        partition's clock hears only its own input partition, so the re-key topic carries no clock.
-        """
-        s = self.settings
-        key_of = self.engine.task_key
-        shortcut = self.shortcut
+        core = self.core
         async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
-            if shortcut.barriers_due:
+            if core.shortcut.barriers_due:
                 await self._drain()
-            by_partition: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
-            watermarks: dict[int, int] = {}
-            for event in events:
-                msg = event.message
-                try:
-                    decoded = decode_record(msg.value or b"", max_bytes=s.max_record_bytes, encoding=s.spans_encoding)
-                except RecordError as exc:
-                    self.metrics.record(exc.reason)
-                    self._dead_letter(msg, exc.reason, str(exc))
-                    continue
-                self.metrics.record("ok")
-                if decoded.errors:
-                    first = decoded.errors[0]
-                    why = f"{len(decoded.errors)} invalid span(s) skipped, the rest processed: {first}"
-                    self._dead_letter(msg, first.reason, why, partial=True)
-                newest = watermarks.get(msg.partition, 0)
-                for span in decoded.spans:
-                    by_partition[self._partition(key_of(span))].append(span)
-                    if span.end_ns > newest:
-                        newest = span.end_ns
-                watermarks[msg.partition] = newest
-            if not watermarks:
-                continue  # every record of the batch went to the DLQ
-            out = Output()
-            carried = None if self.in_place else watermarks
-            for p, spans in by_partition.items():
-                if p in shortcut.local:
-                    now = self.clock.read(partition=p)  # before this batch: see Engine.process
-                    for source, wm in watermarks.items():
-                        if not self.in_place or source == p:
-                            self.clock.heard(p, source, wm)
-                    if spans:
-                        out.extend(self.engine.process(spans, now))
-                elif spans or carried:
-                    self.out.send(INTERNAL_TOPIC, encode_spans(spans, carried), partition=p)
-                    self.metrics.rekeyed(len(spans))
-            self._publish(out)
+            records = [_record(e.message) for e in events]
+            self._run("route", core.route, records)
+            now = time.monotonic()
+            for r in records:
+                self._next_offset[r.partition] = r.offset + 1
+                self._last_read[r.partition] = now
             self.out.poll()
+
+    async def _route_logs(self, stream: Any) -> None:
+        async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
+            self._run("route_logs", self.core.route_logs, [_record(e.message) for e in events])
+
+    async def _aggregate(self, stream: Any) -> None:
+        async for events in stream.take_events(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
+            self._run("aggregate", self.core.aggregate, [_record(e.message) for e in events])
+
+    async def _agents(self, stream: Any) -> None:
+        async for events in stream.take_events(AGENTS_BATCH, within=AGGREGATE_WITHIN_S):
+            self._run("agents", self.core.agents, [_record(e.message) for e in events])
+
+    def _run(self, stage: str, step: Callable[[Any], None], arg: Any) -> None:
+        try:
+            step(arg)
+        except Exception as exc:
+            _fatal(stage, exc)
+
+    async def _tick(self) -> None:
+        self.health.beat()
+        wall = time.time_ns()
+        caught_up = self._caught_up()
+        try:
+            self.core.heartbeat(caught_up, wall)
+            self.core.tick(wall)
+        except Exception as exc:
+            _fatal("tick", exc)
+        self.out.poll()
+
+    def _caught_up(self) -> list[int]:
+        """Input partitions routed up to their high watermark, and quiet for QUIET_S."""
+        consumer, now, out = self.app.consumer, time.monotonic(), []
+        for tp in consumer.assignment():
+            if tp.topic != self.spans_topic:
+                continue
+            p = tp.partition
+            hw, nxt = consumer.highwater(tp), self._next_offset.get(p)
+            if hw is not None and nxt is not None and nxt >= hw and now - self._last_read.get(p, 0.0) >= QUIET_S:
+                out.append(p)
+        return out
 
     async def _drain(self) -> None:
         """After a rebalance: send each owned re-key partition a barrier and wait until `aggregate` has
         consumed them all (or a rebalance begins, or DRAIN_TIMEOUT_S passes: Kafka only until the next)."""
-        shortcut = self.shortcut
+        shortcut = self.core.shortcut
         token = shortcut.token
-        for p in shortcut.take_barriers():
-            self.out.send(INTERNAL_TOPIC, encode_barrier(token), partition=p)
+        self.core.send_barriers()
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while shortcut.token == token and shortcut.pending:
             if self.app.rebalancing or time.monotonic() > deadline:
@@ -270,182 +218,43 @@ class Worker:
             self.out.poll()
             await asyncio.sleep(DRAIN_POLL_S)
 
-    async def _route_logs(self, stream: Any) -> None:
-        """Evaluation results from the logs topic, re-keyed like spans (by trace: the task key)."""
-        async for event in stream.events():
-            msg = event.message
-            try:
-                evaluations = decode_evaluations(msg.value or b"", max_bytes=self.settings.max_record_bytes)
-            except RecordError as exc:
-                self.metrics.record(exc.reason)
-                self._dead_letter(msg, exc.reason, str(exc))
-                continue
-            by_partition: dict[int, list[Any]] = {}
-            for ev in evaluations:
-                by_partition.setdefault(self._partition(ev.trace_id), []).append(ev)
-            for p, evs in by_partition.items():
-                self.out.send(INTERNAL_TOPIC, encode_evaluations(evs), partition=p)
-
-    def _dead_letter(self, msg: Any, reason: str, error: str, partial: bool = False) -> None:
-        self.metrics.dead_letter(reason)
-        headers = [
-            ("agentwatch.error", error.splitlines()[0][:500].encode()),
-            ("agentwatch.reason", reason.encode()),
-            ("agentwatch.source.topic", str(msg.topic).encode()),
-            ("agentwatch.source.partition", str(msg.partition).encode()),
-            ("agentwatch.source.offset", str(msg.offset).encode()),
-        ]
-        if partial:
-            headers.append(("agentwatch.partial", b"true"))
-        log.warning("record sent to the dead-letter topic", extra={"fields": {
-            "reason": reason, "error": error[:300], "topic": msg.topic, "partition": msg.partition,
-            "offset": msg.offset}})
-        self.out.send(self.settings.dlq_topic, msg.value, key=msg.key, headers=headers)
-
-    # -- aggregate: spans -> task state -> alerts, summaries ---------------------------------------
-    async def _aggregate(self, stream: Any) -> None:
-        """Fold a few internal messages into the Engine and publish what they produced."""
-        async for events in stream.take_events(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
-            out = Output()
-            for event in events:
-                msg = event.message
-                try:
-                    batch = decode_batch(msg.value)
-                except (ValueError, TypeError) as exc:  # written by another agentwatch version?
-                    log.error("unreadable internal batch skipped", extra={"fields": {"error": str(exc)[:300]}})
-                    continue
-                if batch.barrier:
-                    self.shortcut.seen(msg.partition, batch.barrier)
-                    continue
-                now = self.clock.read(partition=msg.partition)  # before this batch: see Engine.process
-                for source, wm in batch.watermarks:
-                    if wm:
-                        self.clock.heard(msg.partition, source, wm)
-                out.extend(self.engine.process(batch.spans, now) if batch.spans
-                           else self.engine.add_evaluations(batch.evaluations))
-            self._publish(out)
-
-    async def _tick(self) -> None:
-        self.health.beat()
-        wall = time.time_ns()
-        now = self.clock.read(wall)
-        by_partition = {p: self.clock.read(wall, partition=p) for p in self.clock.owned}
-        self._publish(self.engine.tick(now, lambda task_id: by_partition.get(self._partition(task_id), now)))
-        self.out.poll()
-        self.metrics.lag.set(max(0.0, (wall - now) / 1e9))
-        self.metrics.active_tasks.set(len(self.engine.tasks))
-
-    def _publish(self, out: Output) -> None:
-        s, send = self.settings, self.out.send
-        for alert in out.alerts:
-            send(s.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
-        by_partition: dict[int, tuple[list[bytes], list[bytes]]] = {}
-        for summary in out.summaries:
-            agent, value = summary["agent"], orjson.dumps(summary)
-            send(s.tasks_topic, value, key=agent.encode())
-            by_partition.setdefault(self._agent_partition(agent), ([], []))[0].append(value)
-        for late in out.late_scores:
-            by_partition.setdefault(self._agent_partition(str(late["agent"])), ([], []))[1].append(orjson.dumps(late))
-        for p, (summaries, late_scores) in by_partition.items():
-            send(AGENTS_TOPIC, b"[[%b],[%b]]" % (b",".join(summaries), b",".join(late_scores)), partition=p)
-
-    def persist(self) -> None:
-        """Write changed tasks to the table's changelog and tombstone closed ones: once per offset commit.
-
-        Called from `_PersistBeforeCommit` when Faust is about to choose the offsets to commit; Faust then
-        awaits its producer's flush, which waits for ours (`_flush_all`), and only then commits. So every
-        output and state write covering an event is durable before that event's offset is: at-least-once,
-        with one changelog record per changed task per commit interval. A task opened and closed between
-        two commits is never written.
-        """
-        changed, removed = self.engine.take_changes()
-        topic, persisted = self.table_changelog, self._persisted
-        for task in changed:
-            task_id = task.task_id
-            self._write_changelog(topic, task_id.encode(), orjson.dumps(task.to_dict()), self._partition(task_id))
-            persisted.add(task_id)
-        for task_id in removed:
-            if task_id in persisted:
-                persisted.discard(task_id)
-                self._write_changelog(topic, task_id.encode(), None, self._partition(task_id))
-
-    def _write_changelog(self, topic: str, key: bytes, value: bytes | None, partition: int) -> None:
-        self.out.send(topic, value, key=key, partition=partition)
-        if self._hw_markers:
-            self._unmarked.add((topic, partition))
-
     async def _flush_all(self, faust_flush: Any) -> None:
         await faust_flush()
         await self.out.wait_delivered()
-        if self._unmarked:  # embedded broker only (`HW_MARKER_KEY`): the queue is empty, each is its own batch
-            marked, self._unmarked = self._unmarked, set()
-            for topic, partition in marked:
-                self.out.send(topic, None, key=HW_MARKER_KEY, partition=partition)
+        if self.core.mark_high_watermarks():  # embedded broker only: the queue is empty, each is its own batch
             await self.out.wait_delivered()
 
-    # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
-    async def _agents(self, stream: Any) -> None:
-        """Each message: [[summary, ...], [late score, ...]] of agents homed on its partition."""
-        stage = self.agent_stage
-        async for values in stream.take(AGENTS_BATCH, within=AGGREGATE_WITHIN_S):
-            alerts: list[dict[str, Any]] = []
-            for value in values:
-                try:
-                    summaries, late_scores = orjson.loads(value)
-                    for summary in summaries:
-                        alerts += stage.observe_summary(summary)
-                    for late in late_scores:
-                        alerts += stage.observe_score(late)
-                        self.metrics.evaluation_score(late["agent"], late["evaluation"], late["score"])
-                except (ValueError, KeyError, TypeError) as exc:  # written by another agentwatch version?
-                    log.error("unreadable per-agent batch skipped", extra={"fields": {"error": str(exc)[:300]}})
-            self._send_alerts(alerts)
-
-    def _send_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        for alert in alerts:
-            self.metrics.alert(alert)
-            self.out.send(self.settings.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
-
-    async def _flush_baselines(self) -> None:
-        for agent, state in self.agent_stage.take_dirty():
-            self._write_changelog(self.baselines_changelog, agent.encode(), orjson.dumps(state),
-                                  self._agent_partition(agent))
-
     # -- rebalance ---------------------------------------------------------------------------------
-    def _owned(self, topic: str = INTERNAL_TOPIC) -> set[int]:
+    def _owned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
     async def _on_partitions_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
-        self.shortcut.abandon()
+        self.core.revoke()
         self.health.ready = False
         self.health.reason = "rebalancing"
 
     async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
         fetch_wait = set_fetch_max_wait(getattr(getattr(self.app.consumer, "_thread", None), "_consumer", None),
                                         self.settings.fetch_max_wait_ms)
-        owned = self._owned()
-        self.clock.assign(owned)
-        self.shortcut.assign(owned)
-        dropped = self.engine.drop(lambda key: self._partition(key) in owned)
-        self._persisted &= set(self.engine.tasks)
-        adopted = 0
-        for key, raw in list(self.table.items()):
-            task_id = key.decode() if isinstance(key, bytes) else key
-            if self._partition(task_id) in owned and task_id not in self.engine.tasks:
-                self.engine.adopt(TaskState.from_dict(orjson.loads(raw)))
-                self._persisted.add(task_id)
-                adopted += 1
-        owned_agents = self._owned(AGENTS_TOPIC)
-        self.agent_stage.drop(lambda agent: self._agent_partition(agent) in owned_agents)
-        for key, raw in list(self.baselines.items()):
-            agent = key.decode() if isinstance(key, bytes) else key
-            if self._agent_partition(agent) in owned_agents:
-                self.agent_stage.adopt(agent, orjson.loads(raw))
+        owned = self._owned(INTERNAL_TOPIC)
+        inputs = self._owned(self.spans_topic)
+        # Where each input partition starts again: its committed position (read to its end once routed there).
+        self._next_offset = {}
+        for tp in self.app.consumer.assignment():
+            if tp.partition in inputs and tp.topic == self.spans_topic:
+                try:
+                    position = await asyncio.wait_for(self.app.consumer.position(tp), 5.0)
+                except Exception:  # unknown yet: no heartbeat until a record is routed
+                    continue
+                if position is not None:
+                    self._next_offset[tp.partition] = position
+        adopted, dropped = self.core.assign(owned, self._owned(AGENTS_TOPIC), list(self.table.items()),
+                                            list(self.baselines.items()))
         self.health.ready = bool(owned)
         self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"
         log.info("rebalance complete", extra={"fields": {
             "partitions": sorted(owned), "tasks_adopted": adopted, "tasks_dropped": dropped,
-            "active_tasks": len(self.engine.tasks), "fetch_max_wait_ms": fetch_wait}})
+            "active_tasks": len(self.core.engine.tasks), "fetch_max_wait_ms": fetch_wait}})
 
 
 def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
@@ -463,23 +272,13 @@ def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
     return int(fetcher._fetch_max_wait_ms)
 
 
-class _PersistBeforeCommit(Sensor):
+class _CheckpointBeforeCommit(Sensor):
     """Faust calls this just before committing offsets (then flushes the producer, then commits)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, core: WorkerCore) -> None:
         super().__init__()
-        self.worker = worker
+        self.core = core
 
     def on_commit_initiated(self, consumer: Any) -> Any:
-        self.worker.persist()
+        self.core.checkpoint()
         return None
-
-
-def topics_to_create(s: Settings) -> dict[str, int]:
-    """Topics agentwatch creates when missing (the Collector's topic too, so a fresh cluster works)."""
-    topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, AGENTS_TOPIC: s.partitions,
-              s.alerts_topic: s.partitions, s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
-    if s.logs_topic:
-        topics[s.logs_topic] = s.partitions
-    return topics
-

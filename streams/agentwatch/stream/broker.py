@@ -14,7 +14,7 @@ Tansu is for local use only. It keeps everything in memory (it grows without bou
 Faust table recovery then reads one changelog record short, and a second worker joining can crash the first
 with `ConsistencyError`. Consumer-lag figures on batched topics are wrong for the same reason. The worker
 works around it ONLY when it runs against this embedded broker: every flush ends each changelog partition
-it wrote with a lone marker record (`stream/app.py`, `HW_MARKER_KEY`). Real Kafka has no such bug.
+it wrote with a lone marker record (`stream/topology.py`, `HW_MARKER_KEY`). Real Kafka has no such bug.
 
 This module also holds the small process helpers (`free_port`, `ManagedProcess`) shared with `rotel.py`.
 """

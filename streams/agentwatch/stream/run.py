@@ -44,7 +44,8 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
         policy = load_policy(settings.policy)
     except (RuntimeError, PolicyError) as exc:
         return fail(str(exc))
-    from .app import Worker, topics_to_create
+    from .app import Worker
+    from .topology import topics_to_create
 
     security = kafka_security_config(settings)
     try:

@@ -1,11 +1,13 @@
-"""The internal topic's value: the compact spans (or evaluation scores) of one input record bound for
+"""The internal topic's value: the compact spans (or evaluation scores) of one route batch bound for
 one partition.
 
-orjson of [1, resources, spans, watermarks], each span a flat list of its fields, the resource by index:
+orjson of [4, resources, spans, watermarks], each span a flat list of its fields, the resource by index:
 a few µs a span both ways, and a batch's spans for one partition travel as one Kafka message (never one
-per span). `watermarks` is [[source partition, newest span end there], ...]: the event-time progress of
-the input partitions the batch came from (see `stream/clock.py`). Evaluation scores from the logs topic
-travel as [2, [[trace_id, span_id, name, score, ts_ns, service]...]]; a barrier of the local shortcut
+per span). Each span carries its source input partition and offset (`Span.src`, `Span.offset`): what
+lets a task skip a record it already absorbed. `watermarks` is [[source partition, newest span end
+there], ...]: the event-time progress of the input partitions the batch came from (`stream/clock.py`);
+a heartbeat is a batch with no spans. Evaluation scores from the logs topic travel as
+[2, [[trace_id, span_id, name, score, ts_ns, service, src, offset]...]]; a barrier of the local shortcut
 (`stream/shortcut.py`) as [3, token].
 """
 
@@ -18,7 +20,7 @@ import orjson
 from ..model import Evaluation, Resource, Span
 
 _FIELDS = tuple(f for f in Span.__slots__ if f != "resource")
-_VERSION = 1
+_VERSION = 4  # span batches; 1 was without src and offset
 _EVALUATIONS = 2
 _BARRIER = 3
 
@@ -45,8 +47,8 @@ def encode_spans(spans: list[Span], watermarks: dict[int, int] | None = None) ->
 
 
 def encode_evaluations(evaluations: list[Evaluation]) -> bytes:
-    return orjson.dumps([_EVALUATIONS, [[e.trace_id, e.span_id, e.name, e.score, e.ts_ns, e.service]
-                                        for e in evaluations]])
+    return orjson.dumps([_EVALUATIONS, [[e.trace_id, e.span_id, e.name, e.score, e.ts_ns, e.service, e.src,
+                                         e.offset] for e in evaluations]])
 
 
 def encode_barrier(token: str) -> bytes:
@@ -65,7 +67,7 @@ def decode_batch(data: bytes) -> Batch:
 def _spans(doc: list) -> list[Span]:
     version, resources, rows, _ = doc
     if version != _VERSION:
-        raise ValueError(f"internal batch version {version} (this worker reads {_VERSION} to {_BARRIER})")
+        raise ValueError(f"internal batch version {version} (this worker reads {_VERSION})")
     res = [Resource(*r) for r in resources]
     out = []
     new = Span.__new__
