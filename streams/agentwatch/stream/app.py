@@ -7,9 +7,10 @@ module adds is the runtime:
 - **Batching**: each stage takes what has arrived (up to N events, at most `within`) and hands it to the
   core as one batch: one Faust event costs ~0.5 ms.
 - **Checkpoint** (the delivery guarantee, ARCHITECTURE.md "Delivery"): Faust calls our sensor's
-  `on_commit_initiated` right before it commits offsets -> `core.checkpoint()` writes every changed state;
-  Faust then awaits `producer.flush()`, which we chain to wait until librdkafka has every record
-  acknowledged (`_flush_all`) -> only then does Faust commit the offsets of the events processed.
+  `on_commit_initiated` right before it chooses the offsets to commit (no await between) ->
+  `core.checkpoint()` serializes every changed state. Faust then awaits `producer.flush()`, which we chain
+  (`_flush_all`): wait until librdkafka has every output acknowledged, send the state, wait again -> only
+  then does Faust commit those offsets.
 - **Failure**: a stage that raises stops the process at once (`_fatal`), before Faust acks the batch:
   nothing past the last commit is committed, and the input is read again after the restart (the core
   skips what its state already absorbed).
@@ -106,6 +107,7 @@ class Worker:
         self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
         self.core = WorkerCore(settings, policy, metrics, self.out, input_partitions=input_partitions,
                                hw_markers=embedded_broker)
+        self._state: list[Any] = []  # checkpoints taken, their state not sent yet (`_flush_all`)
         self._next_offset: dict[int, int] = {}  # input partition -> next offset to route
         self._last_read: dict[int, float] = {}  # input partition -> monotonic time of its last record
         conf: dict[str, Any] = {}
@@ -141,7 +143,7 @@ class Worker:
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
-        app.sensors.add(_CheckpointBeforeCommit(self.core))
+        app.sensors.add(_CheckpointBeforeCommit(self))
         # Faust awaits producer.flush() right before committing offsets (and when stopping): make that
         # wait for our producer too.
         app.producer.flush = functools.partial(self._flush_all, app.producer.flush)
@@ -218,9 +220,18 @@ class Worker:
             self.out.poll()
             await asyncio.sleep(DRAIN_POLL_S)
 
+    def checkpoint(self) -> None:
+        self._state.append(self.core.checkpoint())
+
     async def _flush_all(self, faust_flush: Any) -> None:
+        """Before Faust commits: outputs acknowledged, then the checkpoints' state written and acknowledged."""
         await faust_flush()
         await self.out.wait_delivered()
+        if self._state:
+            taken, self._state = self._state, []
+            for writes in taken:
+                self.core.write_state(writes)
+            await self.out.wait_delivered()
         if self.core.mark_high_watermarks():  # embedded broker only: the queue is empty, each is its own batch
             await self.out.wait_delivered()
 
@@ -275,10 +286,10 @@ def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
 class _CheckpointBeforeCommit(Sensor):
     """Faust calls this just before committing offsets (then flushes the producer, then commits)."""
 
-    def __init__(self, core: WorkerCore) -> None:
+    def __init__(self, worker: Worker) -> None:
         super().__init__()
-        self.core = core
+        self.worker = worker
 
     def on_commit_initiated(self, consumer: Any) -> Any:
-        self.core.checkpoint()
+        self.worker.checkpoint()
         return None

@@ -7,13 +7,14 @@
     aggregate(re-key records) fold into the Engine; alerts, summaries, a copy per agent partition
     agents(per-agent records) AgentStage: drift, error types, daily budget
     tick()                    close / stall / idle on each task's home-partition clock
-    checkpoint()              write every changed task, closed-task marker and baseline to its changelog
+    checkpoint()              serialize every changed task, closed-task marker and baseline (`write_state` sends)
     assign(...)               after a rebalance: adopt the recovered state of the partitions now owned
 
 Everything it writes goes to a `Sink` (the librdkafka producer in a worker, a list in the simulation).
 The runtime (stream/app.py, or tests/test_delivery_simulation.py) owns the order that makes delivery
-exactly-once in effect: after processing, `checkpoint()`, then wait until every record sent is
-acknowledged, then commit the input offsets. See ARCHITECTURE.md "Delivery" for the invariant.
+exactly-once in effect: `checkpoint()` with the offsets processed so far chosen at once; every record
+sent so far acknowledged; `write_state(...)`; acknowledged again; then the offsets committed. See
+ARCHITECTURE.md "Delivery" for the invariant.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from .wire import decode_batch, encode_barrier, encode_evaluations, encode_spans
 log = logging.getLogger("agentwatch.worker")
 
 PARTITION_CACHE_MAX = 100_000
+StateWrite = tuple[str, str, bytes | None, int]  # changelog topic, key, value (None: delete), partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,29 +295,36 @@ class WorkerCore:
             self.sink.send(self.settings.alerts_topic, orjson.dumps(alert), key=alert["task_id"].encode())
 
     # -- checkpoint --------------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        """Write what changed since the last checkpoint: each changed open task's state, each closed task's
-        marker (replacing its state), a tombstone per forgotten marker, each changed agent's baseline.
-        The runtime then waits for every record to be acknowledged and only then commits input offsets."""
+    def checkpoint(self) -> list[StateWrite]:
+        """What changed since the last checkpoint, serialized now: each changed open task's state, each closed
+        task's marker (replacing its state), a tombstone per forgotten marker, each changed agent's baseline.
+
+        Not sent yet: state must never become durable before the outputs it implies (a closed task's marker
+        before its summary), so the runtime waits until every record sent so far is acknowledged, then
+        sends these (`write_state`), waits again, and only then commits the input offsets chosen together
+        with this call."""
         changed, closed, expired = self.engine.take_changes()
         topic, persisted = self.tasks_changelog, self._persisted
+        writes: list[StateWrite] = []
         for task in changed:
-            self._write_changelog(topic, task.task_id, orjson.dumps(task.to_dict()), self.partition(task.task_id))
+            writes.append((topic, task.task_id, orjson.dumps(task.to_dict()), self.partition(task.task_id)))
             persisted.add(task.task_id)
         for task_id, marker in closed:
-            self._write_changelog(topic, task_id, orjson.dumps(marker.to_dict()), self.partition(task_id))
+            writes.append((topic, task_id, orjson.dumps(marker.to_dict()), self.partition(task_id)))
             persisted.add(task_id)
         for task_id in expired:
             if task_id in persisted:
                 persisted.discard(task_id)
-                self._write_changelog(topic, task_id, None, self.partition(task_id))
+                writes.append((topic, task_id, None, self.partition(task_id)))
         for agent, state in self.agent_stage.take_dirty():
-            self._write_changelog(self.baselines_changelog, agent, orjson.dumps(state), self.agent_partition(agent))
+            writes.append((self.baselines_changelog, agent, orjson.dumps(state), self.agent_partition(agent)))
+        return writes
 
-    def _write_changelog(self, topic: str, key: str, value: bytes | None, partition: int) -> None:
-        self.sink.send(topic, value, key=key.encode(), partition=partition)
-        if self._hw_markers:
-            self._unmarked.add((topic, partition))
+    def write_state(self, writes: Iterable[StateWrite]) -> None:
+        for topic, key, value, partition in writes:
+            self.sink.send(topic, value, key=key.encode(), partition=partition)
+            if self._hw_markers:
+                self._unmarked.add((topic, partition))
 
     def mark_high_watermarks(self) -> bool:
         """Embedded broker only (`HW_MARKER_KEY`), once the checkpoint's records are acknowledged: end each
