@@ -58,7 +58,8 @@ def _dataset(seed: int, n_tasks: int = 14, per_record: int = 5) -> list[bytes]:
         looping = i % 4 == 0
         for _ in range(rng.randint(3, 4) if looping else rng.randint(1, 4)):
             steps.append(Step("llm", input_tokens=rng.randint(100, 1500), output_tokens=rng.randint(10, 200)))
-            tool, args = ("search", {"q": "same"}) if looping else (rng.choice(("search", "fetch")), {"q": rng.random()})
+            tool = "search" if looping else rng.choice(("search", "fetch"))
+            args = {"q": "same"} if looping else {"q": rng.random()}
             error = "Timeout" if rng.random() < 0.1 else None
             steps.append(Step("tool", tool=tool, args=args, error_type=error))
         tasks.append((Task(f"agent-{i % 3}", steps, end_root=i != 5), T0 + i * 700_000_000))
