@@ -45,6 +45,9 @@ class OutputProducer:
         conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "acks": "all",
+            # Per-partition order even across retries, and no duplicates from them: a task skips a record at or
+            # below the newest offset it absorbed from that source, so a reordered re-key message would be lost.
+            "enable.idempotence": True,
             "partitioner": "murmur2_random",  # keyed records land where Kafka's Java client (and Faust) put them
             "linger.ms": 20,
             "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
