@@ -135,3 +135,26 @@ def test_score_drift_when_summaries_arrive_before_their_late_scores(seed):
         alerts += stage.observe_score({"agent": "support-bot", "evaluation": "relevance", "score": score,
                                        "ts_ns": end + 10**9, "trace_id": f"{i:032x}"})
     assert [a["kind"] for a in alerts] == ["score_drift"]
+
+
+def test_per_agent_messages_read_again_and_summaries_sent_again_count_once() -> None:
+    """A per-agent message at or below the offset an agent absorbed is skipped; so is a summary whose task
+    the agent has seen (its task closed again after a crash); both survive the baseline's persistence."""
+    import orjson
+
+    from agentwatch.agents import MAX_RECENT_TASKS
+
+    stage = AgentStage(Policy())
+    stage.observe_message([_summary(0, 0.5), _summary(1, 0.5)], [], offset=7)
+    stage.observe_message([_summary(0, 0.5), _summary(1, 0.5)], [], offset=7)  # read again
+    stage.observe_message([_summary(1, 0.5), _summary(2, 0.5)], [], offset=8)  # t1 sent again
+    assert stage.drift.baselines.peek("support-bot").tasks_in_window() == 3
+    (agent, state), = stage.take_dirty()
+    restored = AgentStage(Policy())
+    restored.adopt(agent, orjson.loads(orjson.dumps(state)))
+    restored.observe_message([_summary(2, 0.5)], [], offset=8)
+    restored.observe_message([_summary(2, 0.5)], [], offset=9)
+    assert restored.drift.baselines.peek("support-bot").tasks_in_window() == 3
+    for i in range(3, 3 + MAX_RECENT_TASKS):  # the bound: only the last MAX_RECENT_TASKS task IDs are kept
+        restored.observe_message([_summary(i, 0.5)], [], offset=10 + i)
+    assert len(restored.recent["support-bot"]) == MAX_RECENT_TASKS and "t2" not in restored.recent["support-bot"]
