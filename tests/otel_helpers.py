@@ -36,12 +36,12 @@ def decode(data: bytes) -> list[Span]:
     return d.spans
 
 
-def pdata_json(data: bytes) -> dict:
+def pdata_json(data: bytes | TracesData) -> dict:
     """A TracesData record as the Collector's otlp_json: the protobuf JSON mapping, but IDs in hex."""
-    doc = json_format.MessageToDict(TracesData.FromString(data))
-    for rs in doc["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for span in ss["spans"]:
+    doc = json_format.MessageToDict(TracesData.FromString(data) if isinstance(data, bytes) else data)
+    for rs in doc.get("resourceSpans", []):  # MessageToDict leaves out empty lists
+        for ss in rs.get("scopeSpans", []):
+            for span in ss.get("spans", []):
                 for k in ("traceId", "spanId", "parentSpanId"):
                     if k in span:
                         span[k] = base64.b64decode(span[k]).hex()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,7 @@ class SimProducer:
 @dataclass
 class SimWorker:
     log: Log
+    wall: Callable[[], int]
     core: WorkerCore = field(init=False)
     out: SimProducer = field(init=False)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -166,7 +168,10 @@ class SimWorker:
 
     def step(self, topic: str, p: int, n: int) -> None:
         recs = self.log.read(topic, p, self.positions[(topic, p)], n)
-        {INPUT: self.core.route, INTERNAL_TOPIC: self.core.aggregate, AGENTS_TOPIC: self.core.agents}[topic](recs)
+        if topic == INPUT:
+            self.core.route(recs, wall_ns=self.wall())
+        else:
+            {INTERNAL_TOPIC: self.core.aggregate, AGENTS_TOPIC: self.core.agents}[topic](recs)
         self.positions[(topic, p)] += len(recs)
 
     def begin_checkpoint(self) -> None:
@@ -196,8 +201,11 @@ class Simulation:
         self.produced = 0
         self.wall = T0
         self.faults = faults
-        self.workers = [SimWorker(self.log) for _ in range(workers)]
+        self.workers = [SimWorker(self.log, self.now) for _ in range(workers)]
         self.rebalance()
+
+    def now(self) -> int:
+        return self.wall
 
     def rebalance(self) -> None:
         rng = self.rng
@@ -244,9 +252,9 @@ class Simulation:
             victim.out.crash(rng)
             self.workers.remove(victim)
             if not self.workers or rng.random() < 0.7:
-                self.workers.append(SimWorker(self.log))  # restarted at once (or never, for a failover)
+                self.workers.append(SimWorker(self.log, self.now))  # restarted at once (or never, for a failover)
         elif kind == "scale_out":
-            self.workers.append(SimWorker(self.log))
+            self.workers.append(SimWorker(self.log, self.now))
         else:
             leaver = rng.choice(self.workers)  # SIGTERM: finishes, commits, flushes, leaves
             leaver.begin_checkpoint()

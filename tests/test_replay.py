@@ -7,8 +7,10 @@ import orjson
 import pytest
 
 from agentwatch.cli import main
+from agentwatch.demo.synth import Step, Task
+from agentwatch.engine import Engine
 from agentwatch.replay import read_records, write_length_prefixed
-from otel_helpers import pdata_json
+from otel_helpers import T0, pdata_json, record_of
 
 SCENARIO = Path(__file__).parent / "data" / "scenario.otlp"
 
@@ -86,3 +88,43 @@ def test_policy_changes_the_verdict(tmp_path, capsys, repeat):
     lines, _ = replay_lines(capsys, "--policy", p, SCENARIO)
     loops = [x for x in lines if x.get("kind") == "tool_loop"]
     assert len(loops) == (1 if repeat == 5 else 0)
+
+
+def _four_tasks_file(tmp_path: Path, bad_tokens: object = 100) -> Path:
+    """Four tasks of four agents, one record each; record 1's LLM span reports `bad_tokens` input tokens."""
+    tokens = [100, bad_tokens, 100, 100]
+    recs = [record_of([(Task(f"bot-{i}", [Step("llm", input_tokens=n, output_tokens=5)]), T0 + i * 10**9)])  # type: ignore[arg-type]
+            for i, n in enumerate(tokens)]
+    buf = io.BytesIO()
+    write_length_prefixed(recs, buf)
+    f = tmp_path / "four.otlp"
+    f.write_bytes(buf.getvalue())
+    return f
+
+
+def test_invalid_value_is_reported_and_every_task_summarized(tmp_path, capsys):
+    lines, err = replay_lines(capsys, _four_tasks_file(tmp_path, float("nan")))
+    tasks = {x["agent"]: x for x in lines if x["type"] == "task"}
+    assert sorted(tasks) == ["bot-0", "bot-1", "bot-2", "bot-3"]
+    assert tasks["bot-1"]["tokens"]["input"] == 0 and tasks["bot-1"]["tokens"]["output"] == 5
+    assert tasks["bot-0"]["tokens"]["input"] == 100
+    assert err.splitlines() == [f"{tmp_path / 'four.otlp'}: record 1: invalid_value: span 'chat gpt-4o-mini' "
+                                "attribute gen_ai.usage.input_tokens: nan is not a token count"]
+
+
+def test_internal_error_skips_only_its_record(tmp_path, capsys, monkeypatch):
+    calls = []
+    process = Engine.process
+
+    def flaky(self, spans, *args, **kwargs):
+        calls.append(len(spans))
+        if len(calls) == 2:
+            raise RuntimeError("boom\nsecond line")
+        return process(self, spans, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "process", flaky)
+    lines, err = replay_lines(capsys, _four_tasks_file(tmp_path))
+    assert len(calls) == 4
+    assert sorted(x["agent"] for x in lines if x["type"] == "task") == ["bot-0", "bot-2", "bot-3"]
+    assert f"{tmp_path / 'four.otlp'}: record 1: internal_error: RuntimeError: boom\n" in err
+    assert "Traceback (most recent call last)" in err and "second line" in err

@@ -32,7 +32,7 @@ from .sinks.alerts import summary_json, task_alert_json
 from .tasks import RANK_STAMPED, TaskState, absorb, fresh
 
 _MINUTE_NS = 60 * 10**9
-_FAR_FUTURE_NS = 2**62
+_FAR_FUTURE_NS = 2**64  # past any span time the decoder accepts (< 2**63)
 
 
 class Observer(Protocol):

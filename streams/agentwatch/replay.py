@@ -7,20 +7,23 @@ File formats (detected per file from its first bytes):
 Span times drive the clock: after each record the engine ticks at the newest span end seen; at end of
 input `flush` judges every open task as if nothing more came (unless `flush=False`). Task summaries go
 through the per-agent stage too (daily budget, drift, error types), as in the worker.
-A bad record is reported on stderr (file, record number, reason) and skipped, like the worker's DLQ.
+A bad record is reported on stderr (file, record number, reason) and skipped, like the worker's DLQ;
+so is a record that makes the decoder or the engine fail (`internal_error`, with the traceback): one
+record must not end a replay of many.
 """
 
 from __future__ import annotations
 
 import struct
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from .agents import AgentStage
 from .engine import Engine, Output
-from .otlp.decode import RecordError, decode_record
+from .otlp.decode import RecordError, decode_record, first_line
 
 _TICK_EVERY_NS = 10**9
 
@@ -79,16 +82,21 @@ def replay(paths: list[Path], engine: Engine, *, max_record_bytes: int, encoding
                 try:
                     decoded = decode_record(rec, max_bytes=max_record_bytes, encoding=encoding,
                                             resources=resources)
+                    for e in decoded.errors:
+                        print(f"{path}: record {n}: {e.reason}: {e}", file=err)
+                    out = engine.process(decoded.spans)
+                    if engine.clock_ns - last_tick >= _TICK_EVERY_NS:
+                        last_tick = engine.clock_ns
+                        out.extend(engine.tick(engine.clock_ns))
+                    out = with_agents(out)
                 except RecordError as exc:
                     print(f"{path}: record {n}: {exc.reason}: {exc}", file=err)
                     continue
-                for e in decoded.errors:
-                    print(f"{path}: record {n}: {e.reason}: {e}", file=err)
-                out = engine.process(decoded.spans)
-                if engine.clock_ns - last_tick >= _TICK_EVERY_NS:
-                    last_tick = engine.clock_ns
-                    out.extend(engine.tick(engine.clock_ns))
-                yield with_agents(out)
+                except Exception as exc:  # a bug, not bad input: report it and go on, as the DLQ would
+                    print(f"{path}: record {n}: internal_error: {type(exc).__name__}: {first_line(exc)}", file=err)
+                    print(traceback.format_exc(), end="", file=err)
+                    continue
+                yield out
         except RecordError as exc:
             print(f"{exc}", file=err)
     yield with_agents(engine.flush() if flush else engine.tick(engine.clock_ns))

@@ -31,6 +31,9 @@ MAX_SCORES = 16
 MAX_EVIDENCE = 8
 MAX_PENDING = 64
 MAX_RECENT = 64  # calls kept for loop judging: the reorder window for late arrivals
+# Each token count is < 2**53 (the decoder's bound); a task's totals saturate here, so three of them still add
+# up within the 64-bit integers JSON consumers (and orjson) accept.
+MAX_TASK_TOKENS = 2**61
 OTHER_LABEL = "__other__"
 
 # Ranks of the evidence for a task's agent.
@@ -181,6 +184,13 @@ class TaskState:
                     self.agent, self.agent_rank = s.resource.service, RANK_SERVICE
         if self._reordered:
             self._rejudge()
+        if self.tok_in + self.tok_out + self.tok_other > MAX_TASK_TOKENS:  # hostile counts: keep totals in int64
+            cap = MAX_TASK_TOKENS
+            self.tok_in, self.tok_out, self.tok_other = min(self.tok_in, cap), min(self.tok_out, cap), min(
+                self.tok_other, cap)
+            self.tok_cache, self.tok_reason = min(self.tok_cache, cap), min(self.tok_reason, cap)
+            for acc in self.pending_llm.values():
+                acc[1:5] = [min(n, cap) for n in acc[1:5]]
 
     def fire_once(self, rule_name: str) -> bool:
         """True the first time a rule fires for this task (detectors fire once per task and rule)."""

@@ -7,8 +7,11 @@ with 0x0A, field 1; JSON with `{` or `[`):
   ResourceSpans. Trace and span IDs are hex strings there, not the base64 of the protobuf JSON mapping.
 
 Failure granularity: a record that is too large or cannot be parsed raises `RecordError` (the whole
-record goes to the DLQ). A span with invalid IDs is skipped and reported as `InvalidSpan`; the good
-spans of the same record are kept.
+record goes to the DLQ). A span with invalid IDs or times is skipped and reported as `InvalidSpan`; the
+good spans of the same record are kept. An attribute value out of range is ignored and reported as
+`InvalidValue`, its span kept. Nothing else escapes `decode_record`, whatever the bytes (invalid UTF-8
+and lone surrogates included: upb and orjson refuse them, so the record is malformed); the property is
+fuzzed in tests/test_fuzz_decoders.py.
 """
 
 from __future__ import annotations
@@ -121,5 +124,16 @@ def _parse_json(data: bytes) -> TracesData:
                     for link in span.get("links") or []:
                         _hex_ids_to_base64(link)
         return json_format.ParseDict(doc, TracesData(), ignore_unknown_fields=True)
-    except (json_format.ParseError, AttributeError, TypeError) as exc:
-        raise UndecodableRecord(f"not OTLP JSON traces: {str(exc).splitlines()[0][:200]}") from None
+    except UndecodableRecord:
+        raise
+    # ParseDict wraps most faults in ParseError, not all (its own nesting bound aside, it can surface
+    # ValueError, KeyError, OverflowError or RecursionError from hostile values): all are bad records.
+    except (json_format.ParseError, AttributeError, TypeError, ValueError, KeyError, OverflowError,
+            RecursionError) as exc:
+        raise UndecodableRecord(f"not OTLP JSON traces: {first_line(exc) or type(exc).__name__}") from None
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, at most `limit` characters ('' when it has none)."""
+    lines = str(exc).splitlines()
+    return lines[0][:limit] if lines else ""

@@ -2,7 +2,8 @@
 
 Only `gen_ai.evaluation.result` events are read (the event name in `LogRecord.event_name`, or the
 older `event.name` attribute); every other log record is skipped at the cost of a name comparison.
-The evaluated span's trace ID ties the score to its task.
+The evaluated span's trace ID ties the score to its task. A result whose score is not a finite number
+within +-MAX_SCORE, or whose time is past 2**63 ns, is dropped (there is no per-record error channel).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
 from ..model import Evaluation
 from . import vocab as v
 from .decode import RecordTooLarge, UndecodableRecord
-from .normalize import as_number, as_text
+from .normalize import MAX_LABEL, MAX_NS, as_number, as_text, is_score
 
 _EVENT_NAME_ATTR = "event.name"
 
@@ -29,6 +30,8 @@ def decode_evaluations(data: bytes, *, max_bytes: int) -> list[Evaluation]:
     out: list[Evaluation] = []
     for rl in logs.resource_logs:
         service = next((kv.value.string_value for kv in rl.resource.attributes if kv.key == v.RESOURCE_SERVICE), "")
+        if len(service) > MAX_LABEL:
+            service = service[:MAX_LABEL]
         for sl in rl.scope_logs:
             for rec in sl.log_records:
                 event = rec.event_name
@@ -41,8 +44,12 @@ def decode_evaluations(data: bytes, *, max_bytes: int) -> list[Evaluation]:
                         score = as_number(kv.value)
                     elif key == _EVENT_NAME_ATTR and not event:
                         event = kv.value.string_value
-                if event != v.EVALUATION_EVENT or not name or score is None or len(rec.trace_id) != 16:
+                if (event != v.EVALUATION_EVENT or not name or score is None or not is_score(score)
+                        or len(rec.trace_id) != 16):
+                    continue
+                ts = rec.time_unix_nano or rec.observed_time_unix_nano
+                if ts >= MAX_NS:
                     continue
                 out.append(Evaluation(rec.trace_id.hex(), rec.span_id.hex() if rec.span_id else "", name,
-                                      float(score), rec.time_unix_nano or rec.observed_time_unix_nano, service))
+                                      float(score), ts, service))
     return out

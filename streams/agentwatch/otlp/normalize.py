@@ -2,8 +2,13 @@
 
 Every attribute key is looked up once in `vocab.KEYS`; only matched keys have their value decoded
 (decoding every value, or building a dict of them, halves throughput). A span with no GenAI key is an
-`other` span and costs its IDs, times and status. A span with invalid IDs is reported as an
+`other` span and costs its IDs, times and status. A span with invalid IDs or times is reported as an
 `InvalidSpan` and skipped; the other spans of the record are kept.
+
+Every value is untrusted. A number out of range (NaN, Inf, negative or absurd token counts and costs,
+non-finite scores) is ignored and reported as `InvalidValue`; its span is kept, so the task's structure
+stays intact. Identifiers that become metric labels or JSON fields are cut to `MAX_LABEL` characters.
+Validation sits on the matched-value paths only: a span's unmatched attributes cost nothing more.
 """
 
 from __future__ import annotations
@@ -21,27 +26,50 @@ from . import vocab as v
 _STATUS_ERROR = 2
 _KEYS = v.KEYS
 _NUMERIC = v.NUMERIC
+_COST = v.REPORTED_COST
+
+MAX_LABEL = 256              # characters of an identifier kept (metric label, JSON field)
+MAX_NS = 1 << 63             # span times from here (year 2262) overflow int64 nanoseconds downstream
+MAX_TOKENS = 1 << 53         # exclusive; every count below it is exact as a double
+MAX_COST_USD = 1e9
+MAX_SCORE = 1e9              # |score|: keeps the baselines' sums of squares finite
+_MAX_DEPTH = 64              # AnyValue arrays/kvlists nested deeper are treated as absent
 
 
 class InvalidSpan(ValueError):
-    """A span the decoder had to skip (bad trace or span ID); the rest of its record is kept."""
+    """A span the decoder had to skip (bad trace or span ID, or time); the rest of its record is kept."""
 
     reason = "invalid_span"
 
 
-def any_value(val: AnyValue) -> Any:
-    """Decode an OTLP AnyValue into plain Python (str, int, float, bool, bytes, list, dict, None)."""
+class InvalidValue(InvalidSpan):
+    """An attribute value out of range (e.g. a NaN token count): the attribute is ignored, the span kept."""
+
+    reason = "invalid_value"
+
+
+def any_value(val: AnyValue, depth: int = 0) -> Any:
+    """Decode an OTLP AnyValue into plain Python (str, int, float, bool, bytes, list, dict, None).
+
+    Values nested deeper than `_MAX_DEPTH` become None: upb bounds what it parses, but a TracesData
+    built in memory has no such bound and would end in RecursionError.
+    """
     which = val.WhichOneof("value")
     if which is None:
         return None
     if which == "array_value":
-        return [any_value(x) for x in val.array_value.values]
+        if depth >= _MAX_DEPTH:
+            return None
+        return [any_value(x, depth + 1) for x in val.array_value.values]
     if which == "kvlist_value":
-        return {kv.key: any_value(kv.value) for kv in val.kvlist_value.values}
+        if depth >= _MAX_DEPTH:
+            return None
+        return {kv.key: any_value(kv.value, depth + 1) for kv in val.kvlist_value.values}
     return getattr(val, which)
 
 
 def as_number(val: AnyValue) -> float | int | None:
+    """An int, a double, or a numeric string as float; None for any other type. Range is not checked."""
     # Fast path first: token counts are int_value in every instrumentation seen; a few send strings.
     i = val.int_value
     if i:
@@ -53,19 +81,40 @@ def as_number(val: AnyValue) -> float | int | None:
         return x
     if isinstance(x, str):
         try:
-            f = float(x)
+            return float(x)
         except ValueError:
             return None
-        return int(f) if f.is_integer() else f
     return None
 
 
 def as_text(val: AnyValue) -> str | None:
+    """A value as an identifier: its text, at most `MAX_LABEL` characters; None for arrays, kvlists, absent."""
     s = val.string_value
     if s:
-        return s
+        return s if len(s) <= MAX_LABEL else s[:MAX_LABEL]
     x = any_value(val)
-    return None if x is None or isinstance(x, dict | list) else str(x)
+    return None if x is None or isinstance(x, dict | list) else str(x)[:MAX_LABEL]
+
+
+def is_token_count(n: float) -> bool:
+    """0 <= n < 2**53 and integral; False for NaN and Inf (every comparison with NaN is false)."""
+    return 0 <= n < MAX_TOKENS and (type(n) is int or n.is_integer())
+
+
+def is_score(n: float) -> bool:
+    """Finite and within +-MAX_SCORE."""
+    return -MAX_SCORE <= n <= MAX_SCORE
+
+
+def _invalid(span_name: str, key: str, shown: Any, what: str) -> InvalidValue:
+    # One line (it goes to stderr and a DLQ header): the key is quoted when it is not plain text.
+    key = key[:MAX_LABEL]
+    if not key.isprintable():
+        key = repr(key)
+    text = repr(shown)
+    if len(text) > 64:
+        text = text[:61] + "..."
+    return InvalidValue(f"span {span_name!r} attribute {key}: {text} is not {what}")
 
 
 def canonical_args_hash(raw: Any) -> str:
@@ -88,8 +137,10 @@ def canonical_args_hash(raw: Any) -> str:
         obj = kwargs if not args else args if not kwargs else obj
     try:
         canon = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # not JSON-representable (e.g. non-string keys): fall back to its text
-        canon = " ".join(str(obj).split()).encode()
+    except TypeError:  # not JSON-representable (bytes inside, or nested past orjson's 255 levels)
+        # JSON text falls back to itself: the repr of ~1000 nested lists raises RecursionError.
+        text = raw if isinstance(raw, str) else str(obj)
+        canon = " ".join(text.split()).encode()
     return hashlib.sha256(canon).hexdigest()
 
 
@@ -107,12 +158,24 @@ def _resource(attrs: Any, cache: dict[tuple[str, str, str, str], Resource]) -> R
             deployment = kv.value.string_value
     key = (service, namespace, pod, deployment)
     res = cache.get(key)
-    if res is None:
-        res = cache[key] = Resource(*key)
+    if res is None:  # cut on a miss only (the cache is keyed by the values as sent)
+        res = cache[key] = Resource(service[:MAX_LABEL], namespace[:MAX_LABEL], pod[:MAX_LABEL],
+                                    deployment[:MAX_LABEL])
     return res
 
 
-def _oi_evaluation(key: str, val: AnyValue, pending: dict[str, list[Any]]) -> None:
+def _score(span: Span, key: str, val: AnyValue, errors: list[InvalidSpan]) -> float | None:
+    n = as_number(val)
+    if n is None:
+        return None
+    if is_score(n):
+        return float(n)
+    errors.append(_invalid(span.name, key, any_value(val), "an evaluation score"))
+    return None
+
+
+def _oi_evaluation(key: str, val: AnyValue, pending: dict[str, list[Any]], span: Span,
+                   errors: list[InvalidSpan]) -> None:
     # evaluations.N.evaluation.name / evaluations.N.evaluation.score
     parts = key.split(".")
     if len(parts) != 4 or parts[2] != "evaluation" or parts[3] not in ("name", "score"):
@@ -121,10 +184,10 @@ def _oi_evaluation(key: str, val: AnyValue, pending: dict[str, list[Any]]) -> No
     if parts[3] == "name":
         slot[0] = as_text(val)
     else:
-        slot[1] = as_number(val)
+        slot[1] = _score(span, key, val, errors)
 
 
-def _events(span: Span, events: Any) -> None:
+def _events(span: Span, events: Any, errors: list[InvalidSpan]) -> None:
     for ev in events:
         name = ev.name
         if name == v.EVALUATION_EVENT:
@@ -133,11 +196,11 @@ def _events(span: Span, events: Any) -> None:
                 if kv.key == v.EVALUATION_NAME:
                     ename = as_text(kv.value)
                 elif kv.key == v.EVALUATION_SCORE:
-                    score = as_number(kv.value)
+                    score = _score(span, kv.key, kv.value, errors)
             if ename and score is not None:
                 if span.evals is None:
                     span.evals = []
-                span.evals.append((ename, float(score)))
+                span.evals.append((ename, score))
         elif name == v.EXCEPTION_EVENT and span.error and span.error_type is None:
             for kv in ev.attributes:
                 if kv.key == v.EXCEPTION_TYPE:
@@ -177,25 +240,34 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
         res = _resource(rs.resource.attributes, resources)
         for ss in rs.scope_spans:
             for s in ss.spans:
+                name = s.name
+                if len(name) > MAX_LABEL:
+                    name = name[:MAX_LABEL]
                 tid_b = s.trace_id
                 sid_b = s.span_id
                 if tid_b != last_tid_b:
                     if len(tid_b) != 16 or not any(tid_b):
-                        errors.append(InvalidSpan(f"span {s.name!r}: trace_id must be 16 non-zero bytes, "
+                        errors.append(InvalidSpan(f"span {name!r}: trace_id must be 16 non-zero bytes, "
                                                   f"got {len(tid_b)} bytes"))
                         continue
                     last_tid_b, last_tid = tid_b, tid_b.hex()
                 if len(sid_b) != 8 or not any(sid_b):
-                    errors.append(InvalidSpan(f"span {s.name!r}: span_id must be 8 non-zero bytes, "
+                    errors.append(InvalidSpan(f"span {name!r}: span_id must be 8 non-zero bytes, "
                                               f"got {len(sid_b)} bytes"))
                     continue
                 pid_b = s.parent_span_id
                 if pid_b and len(pid_b) != 8:
-                    errors.append(InvalidSpan(f"span {s.name!r}: parent_span_id must be empty or 8 bytes, "
+                    errors.append(InvalidSpan(f"span {name!r}: parent_span_id must be empty or 8 bytes, "
                                               f"got {len(pid_b)} bytes"))
                     continue
-                span = Span(last_tid, sid_b.hex(), pid_b.hex() if pid_b and any(pid_b) else "", s.name,
-                            s.start_time_unix_nano, s.end_time_unix_nano, res)
+                start = s.start_time_unix_nano
+                end = s.end_time_unix_nano
+                if start >= MAX_NS or end >= MAX_NS:
+                    errors.append(InvalidSpan(f"span {name!r}: start and end times must be below 2**63 ns, "
+                                              f"got {start} and {end}"))
+                    continue
+                span = Span(last_tid, sid_b.hex(), pid_b.hex() if pid_b and any(pid_b) else "", name,
+                            start, end, res)
                 if s.status.code == _STATUS_ERROR:
                     span.error = True
                 op = tl = llm_req = oi = lf = tl_entity = None
@@ -209,12 +281,22 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         if key.startswith(v.OI_EVALUATIONS_PREFIX):
                             if oi_evals is None:
                                 oi_evals = {}
-                            _oi_evaluation(key, kv.value, oi_evals)
+                            _oi_evaluation(key, kv.value, oi_evals, span, errors)
                         continue
                     val = kv.value
                     if slot in _NUMERIC:
-                        n = as_number(val)
+                        n = val.int_value or as_number(val)  # as_number's fast path, without the call
                         if n is None:
+                            continue
+                        if slot == _COST:
+                            if 0 <= n <= MAX_COST_USD:
+                                span.cost_usd = float(n)
+                            else:
+                                errors.append(_invalid(name, key, any_value(val), "a cost in USD"))
+                            continue
+                        # is_token_count(n), inlined: ~1 count per span on the hot path
+                        if not 0 <= n < MAX_TOKENS or (type(n) is not int and not n.is_integer()):
+                            errors.append(_invalid(name, key, any_value(val), "a token count"))
                             continue
                         if slot == v.INPUT_TOKENS:
                             span.input_tokens = int(n)
@@ -224,10 +306,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                             span.cache_read_tokens = int(n)
                         elif slot == v.REASONING_TOKENS:
                             span.reasoning_tokens = int(n)
-                        elif slot == v.TOTAL_TOKENS:
+                        else:  # TOTAL_TOKENS (the cost is handled above)
                             span.total_tokens = int(n)
-                        else:
-                            span.cost_usd = float(n)
                     elif slot == v.OPERATION:
                         op = val.string_value
                     elif slot == v.REQUEST_MODEL:
@@ -255,6 +335,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         tl = val.string_value
                     elif slot == v.TL_ENTITY:
                         tl_entity = val.string_value
+                        if len(tl_entity) > MAX_LABEL:
+                            tl_entity = tl_entity[:MAX_LABEL]
                     elif slot == v.OI_KIND:
                         oi = val.string_value
                     elif slot == v.LF_TYPE:
@@ -262,7 +344,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     elif slot == v.LLM_REQUEST_TYPE:
                         llm_req = val.string_value
                     elif slot == v.LF_USAGE:
-                        _langfuse_usage(span, val)
+                        _langfuse_usage(span, key, val, errors)
                 kind = span.kind = _classify(op, tl, llm_req, oi, lf, span)
                 if kind == TOOL:
                     if span.tool_name is None:
@@ -277,15 +359,15 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     elif span.agent_name is None:
                         span.agent_name = _agent_name(span, lf)
                 if s.events:
-                    _events(span, s.events)
+                    _events(span, s.events, errors)
                 if oi_evals:
-                    evals = [(n, float(sc)) for n, sc in oi_evals.values() if n and sc is not None]
+                    evals = [(n, sc) for n, sc in oi_evals.values() if n and sc is not None]
                     if evals:
                         span.evals = (span.evals or []) + evals
                 out.append(span)
 
 
-def _langfuse_usage(span: Span, val: AnyValue) -> None:
+def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpan]) -> None:
     raw = any_value(val)
     try:
         usage = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
@@ -296,7 +378,10 @@ def _langfuse_usage(span: Span, val: AnyValue) -> None:
     for field, attr in (("input", "input_tokens"), ("output", "output_tokens"), ("total", "total_tokens")):
         n = usage.get(field)
         if isinstance(n, int | float) and not isinstance(n, bool):
-            setattr(span, attr, int(n))
+            if is_token_count(n):
+                setattr(span, attr, int(n))
+            else:
+                errors.append(_invalid(span.name, f"{key}.{field}", n, "a token count"))
 
 
 def _tool_name(span: Span, tl_entity: str | None) -> str:

@@ -155,7 +155,7 @@ class Worker:
             if core.shortcut.barriers_due:
                 await self._drain()
             records = [_record(e.message) for e in events]
-            self._run("route", core.route, records)
+            self._run("route", functools.partial(core.route, wall_ns=time.time_ns()), records)
             now = time.monotonic()
             for r in records:
                 self._next_offset[r.partition] = r.offset + 1

@@ -53,6 +53,7 @@ from .wire import decode_batch, encode_barrier, encode_evaluations, encode_spans
 log = logging.getLogger("agentwatch.worker")
 
 PARTITION_CACHE_MAX = 100_000
+MAX_FUTURE_NS = 300 * 10**9  # how far past the wall clock a span's end may move a watermark
 StateWrite = tuple[str, str, bytes | None, int]  # changelog topic, key, value (None: delete), partition
 
 
@@ -116,10 +117,13 @@ class WorkerCore:
         return agent_partition(agent, self.partitions)
 
     # -- route: input records -> spans by home partition --------------------------------------------
-    def route(self, records: Sequence[Record]) -> None:
+    def route(self, records: Sequence[Record], wall_ns: int) -> None:
         """Decode input records and send each destination partition ONE message: its spans (each tagged
         with its record's partition and offset) plus the per-input-partition watermarks of this batch.
-        Spans homed on a drained partition this worker owns are folded here, without the hop."""
+        Spans homed on a drained partition this worker owns are folded here, without the hop.
+
+        A watermark never runs more than MAX_FUTURE_NS past the wall clock: one span from a host whose
+        clock is years ahead would otherwise close or stall every open task of the partition at once."""
         s = self.settings
         key_of = self.engine.task_key
         by_partition: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
@@ -152,6 +156,10 @@ class WorkerCore:
             watermarks[msg.partition] = newest
         if not watermarks:
             return  # every record of the batch went to the DLQ
+        horizon = wall_ns + MAX_FUTURE_NS
+        for ip, wm in watermarks.items():
+            if wm > horizon:
+                watermarks[ip] = horizon
         for ip, wm in watermarks.items():
             if wm > self.newest.get(ip, 0):
                 self.newest[ip] = wm
