@@ -63,7 +63,7 @@ class NullObserver:
 class EngineConfig:
     task_key: str = "trace"             # trace | conversation
     max_active_tasks: int = 10_000
-    max_closed: int = 50_000           # closed-task markers (about 150 bytes each)
+    max_closed: int = 50_000           # closed-task markers (~500 bytes each in memory: ~25 MB at the bound)
     close_grace_s: float = 2.0          # after the root span ends, wait this long for late children
     max_alerts_per_minute: int = 60     # per (agent, kind), event time
 

@@ -34,6 +34,7 @@ MAX_RECENT = 64  # calls kept for loop judging: the reorder window for late arri
 # Each token count is < 2**53 (the decoder's bound); a task's totals saturate here, so three of them still add
 # up within the 64-bit integers JSON consumers (and orjson) accept.
 MAX_TASK_TOKENS = 2**61
+MAX_TASK_COST_NANO = 2**62  # a task's cost saturates here (~4.6e9 USD)
 OTHER_LABEL = "__other__"
 
 # Ranks of the evidence for a task's agent.
@@ -59,8 +60,8 @@ class TaskState:
         "agent_start_ns",
         "alerts",
         "conversation_id",
+        "cost_nano",
         "cost_unknown_calls",
-        "cost_usd",
         "end_ns",
         "errors",
         "fired",
@@ -110,7 +111,9 @@ class TaskState:
         self.tool_calls = 0
         self.tok_in = self.tok_out = self.tok_cache = self.tok_reason = self.tok_other = 0
         self.usage_fallback: list[int] | None = None  # [in, out, cache, reasoning] of the largest agent span
-        self.cost_usd = 0.0
+        # Cost in integer nano-USD: a sum of floats depends on the order calls arrive in (another partition,
+        # another worker, a replay) and so could round differently or cross a budget in one order only.
+        self.cost_nano = 0
         self.cost_unknown_calls = 0
         self.models: dict[str, int] = {}
         self.tools: dict[str, int] = {}
@@ -145,6 +148,10 @@ class TaskState:
             return i, o, c, r, i + o
         return (self.tok_in, self.tok_out, self.tok_cache, self.tok_reason,
                 self.tok_in + self.tok_out + self.tok_other)
+
+    @property
+    def cost_usd(self) -> float:
+        return self.cost_nano / 1e9
 
     @property
     def open(self) -> bool:
@@ -224,7 +231,7 @@ class TaskState:
         if cost is None:
             self.cost_unknown_calls += 1
         else:
-            self.cost_usd += cost
+            self.cost_nano = min(self.cost_nano + round(cost * 1e9), MAX_TASK_COST_NANO)
         bump(self.models, model, MAX_MODELS)
         key = (model, s.provider or "unknown", "error" if s.error else "ok")
         acc = self.pending_llm.get(key)
