@@ -39,20 +39,26 @@ def _pad(traces: TracesData, target: int) -> None:
                     span.attributes.append(kv)
 
 
-def make_spans(n_tasks: int, seed: int = 1) -> list:
-    """Finished SDK spans of `n_tasks` agent tasks (interleaved in time), in end-time order."""
+def make_spans(n_tasks: int, seed: int = 1, spacing_ns: int = 50_000_000, loop_every: int = 0) -> list:
+    """Finished SDK spans of `n_tasks` agent tasks (interleaved in time), in end-time order.
+
+    Task i starts `spacing_ns` after task i-1. With `loop_every` = k > 0, every k-th task calls one tool
+    with the same arguments at each of its tool steps (a loop: 2 to 5 identical calls, an LLM call between).
+    """
     rng = random.Random(seed)
     spans = []
     for i in range(n_tasks):
         vocab = VOCABS[i % len(VOCABS)]
         steps = []
+        looping = loop_every > 0 and i % loop_every == 0
         for _ in range(rng.randint(2, 5)):
             model, provider = rng.choice(MODELS)
             steps.append(Step("llm", model=model, provider=provider, input_tokens=rng.randint(500, 5000),
                               output_tokens=rng.randint(20, 400), cache_read_tokens=rng.choice((0, 256))))
-            steps.append(Step("tool", tool=rng.choice(TOOLS), args={"q": rng.randint(0, 10**6)}))
+            tool, args = rng.choice(TOOLS), {"q": rng.randint(0, 10**6)}
+            steps.append(Step("tool", tool=TOOLS[0] if looping else tool, args={"q": i} if looping else args))
         provider = make_provider(f"agent-{i % 20}", {"k8s.namespace.name": "agents"})
-        emit_task(tracer_for(provider, vocab), Task(f"agent-{i % 20}", steps, vocab=vocab), T0 + i * 50_000_000)
+        emit_task(tracer_for(provider, vocab), Task(f"agent-{i % 20}", steps, vocab=vocab), T0 + i * spacing_ns)
         spans += provider.memory_exporter.get_finished_spans()
     spans.sort(key=lambda s: s.end_time)
     return spans
