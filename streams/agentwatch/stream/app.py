@@ -6,11 +6,10 @@ module adds is the runtime:
 
 - **Batching**: each stage takes what has arrived (up to N events, at most `within`) and hands it to the
   core as one batch: one Faust event costs ~0.5 ms.
-- **Checkpoint** (the delivery guarantee, ARCHITECTURE.md "Delivery"): Faust calls our sensor's
+- **Checkpoint** (stream/checkpoint.py, the delivery guarantee): Faust calls our sensor's
   `on_commit_initiated` right before it chooses the offsets to commit (no await between) ->
-  `core.checkpoint()` serializes every changed state. Faust then awaits `producer.flush()`, which we chain
-  (`_flush_all`): wait until librdkafka has every output acknowledged, send the state, wait again -> only
-  then does Faust commit those offsets.
+  `Checkpointer.take()`. Faust then awaits `producer.flush()`, which we chain to `Checkpointer.complete()`
+  (outputs acknowledged, state written and acknowledged) -> only then does Faust commit those offsets.
 - **Failure**: a stage that raises stops the process at once (`_fatal`), before Faust acks the batch:
   nothing past the last commit is committed, and the input is read again after the restart (the core
   skips what its state already absorbed).
@@ -41,6 +40,7 @@ from faust.sensors import Sensor
 from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
+from .checkpoint import Checkpointer
 from .core import Record, WorkerCore
 from .http import Health
 from .kafka_admin import bootstrap_from_url, kafka_security_config
@@ -107,7 +107,7 @@ class Worker:
         self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
         self.core = WorkerCore(settings, policy, metrics, self.out, input_partitions=input_partitions,
                                hw_markers=embedded_broker)
-        self._state: list[Any] = []  # checkpoints taken, their state not sent yet (`_flush_all`)
+        self.checkpointer = Checkpointer(self.core, self.out)
         self._next_offset: dict[int, int] = {}  # input partition -> next offset to route
         self._last_read: dict[int, float] = {}  # input partition -> monotonic time of its last record
         conf: dict[str, Any] = {}
@@ -143,7 +143,7 @@ class Worker:
         app.timer(TICK_S, name="agentwatch.tick")(self._tick)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
-        app.sensors.add(_CheckpointBeforeCommit(self))
+        app.sensors.add(_CheckpointBeforeCommit(self.checkpointer))
         # Faust awaits producer.flush() right before committing offsets (and when stopping): make that
         # wait for our producer too.
         app.producer.flush = functools.partial(self._flush_all, app.producer.flush)
@@ -220,20 +220,9 @@ class Worker:
             self.out.poll()
             await asyncio.sleep(DRAIN_POLL_S)
 
-    def checkpoint(self) -> None:
-        self._state.append(self.core.checkpoint())
-
     async def _flush_all(self, faust_flush: Any) -> None:
-        """Before Faust commits: outputs acknowledged, then the checkpoints' state written and acknowledged."""
         await faust_flush()
-        await self.out.wait_delivered()
-        if self._state:
-            taken, self._state = self._state, []
-            for writes in taken:
-                self.core.write_state(writes)
-            await self.out.wait_delivered()
-        if self.core.mark_high_watermarks():  # embedded broker only: the queue is empty, each is its own batch
-            await self.out.wait_delivered()
+        await self.checkpointer.complete()
 
     # -- rebalance ---------------------------------------------------------------------------------
     def _owned(self, topic: str) -> set[int]:
@@ -286,10 +275,10 @@ def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
 class _CheckpointBeforeCommit(Sensor):
     """Faust calls this just before committing offsets (then flushes the producer, then commits)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, checkpointer: Checkpointer) -> None:
         super().__init__()
-        self.worker = worker
+        self.checkpointer = checkpointer
 
     def on_commit_initiated(self, consumer: Any) -> Any:
-        self.worker.checkpoint()
+        self.checkpointer.take()
         return None
