@@ -6,7 +6,7 @@ Run: .venv/bin/python benchmarks/faults.py [--experiments none sigkill kill scal
 Each experiment gets a fresh tansu (the Faust app id, hence the consumer group and internal topics, is fixed)
 and `agentwatch run --embedded-broker` workers (LocalWorker children, metrics on 127.0.0.1). One thread produces
 the input: unkeyed records round-robin over 4 partitions, one record per produce batch (tansu's high-watermark
-bug, see stream/broker.py), paced so record i is sent when the wall clock is LEAD_S before its newest span end:
+bug, see local/broker.py), paced so record i is sent when the wall clock is LEAD_S before its newest span end:
 event time runs just ahead of the wall clock, as for live agents, so the heartbeat of an input partition read to
 its end (wall clock - 5 s, stream/clock.py) never moves the clock past spans not yet sent, and once the input
 ends every task closes a few seconds later (root end + 2 s grace), as in the reference's end-of-input flush.
@@ -96,12 +96,12 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from pipeline import log_problems, ready, scrape, total
 
+from agentwatch.local.broker import EmbeddedBroker, child_env
+from agentwatch.local.worker import LocalWorker
 from agentwatch.otlp.decode import RecordError, decode_record, require_upb
 from agentwatch.replay import write_length_prefixed
 from agentwatch.settings import Settings, from_env
-from agentwatch.stream.broker import EmbeddedBroker, child_env
 from agentwatch.stream.kafka_admin import ensure_topics, group_lag
-from agentwatch.stream.local_worker import LocalWorker
 
 try:
     from agentwatch.stream.topology import AGENTS_TOPIC, INTERNAL_TOPIC, topics_to_create

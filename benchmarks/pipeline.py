@@ -47,9 +47,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from core import full_core
 
 from agentwatch.engine import Engine
+from agentwatch.local.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
-from agentwatch.stream.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.stream.kafka_admin import ensure_topics, group_lag
 from agentwatch.stream.topology import INTERNAL_TOPIC, collector_partition
 

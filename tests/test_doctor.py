@@ -29,9 +29,9 @@ from agentwatch.doctor import (
     check_topics,
     run_doctor,
 )
+from agentwatch.local.broker import free_port
 from agentwatch.policy import parse_policy
 from agentwatch.settings import Settings
-from agentwatch.stream.broker import free_port
 from agentwatch.stream.http import Health, serve
 
 ALERT = {

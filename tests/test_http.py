@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
+from agentwatch.local.broker import free_port
 from agentwatch.sinks.metrics import Metrics
-from agentwatch.stream.broker import free_port
 from agentwatch.stream.http import Health, serve
 
 

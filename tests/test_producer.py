@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from agentwatch.stream.broker import free_port
+from agentwatch.local.broker import free_port
 from agentwatch.stream.producer import DeliveryFailed, OutputProducer
 
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from agentwatch.stream.broker import free_port
+from agentwatch.local.broker import free_port
 
 
 def _run(env_extra: dict[str, str]) -> tuple[int, str, float]:

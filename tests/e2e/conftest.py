@@ -18,8 +18,8 @@ try:
 except ImportError:  # package not installed (no `pip install -e .`): use the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "streams"))
 
-from agentwatch.stream.broker import EmbeddedBroker, ManagedProcess
-from agentwatch.stream.rotel import Rotel
+from agentwatch.local.broker import EmbeddedBroker, ManagedProcess
+from agentwatch.local.rotel import Rotel
 
 try:
     from .kafka_helpers import Record, make_tracer_provider

@@ -21,8 +21,8 @@ from confluent_kafka import Producer
 from agentwatch.alerts_cli import follow_alerts
 from agentwatch.cli import main
 from agentwatch.doctor import FAIL, PASS, WARN, run_doctor
+from agentwatch.local.broker import EmbeddedBroker, free_port
 from agentwatch.settings import from_env
-from agentwatch.stream.broker import EmbeddedBroker, free_port
 from agentwatch.stream.kafka_admin import ensure_topics
 from agentwatch.stream.topology import AGENTS_TOPIC, INTERNAL_TOPIC, topics_to_create
 

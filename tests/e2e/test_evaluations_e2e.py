@@ -13,7 +13,7 @@ from kafka_helpers import consume
 from test_worker_e2e import _start_stack, _summaries_for
 
 from agentwatch.demo.synth import Step, Task, emit_evaluation, make_logger_provider
-from agentwatch.stream.local_worker import LocalWorker
+from agentwatch.local.worker import LocalWorker
 
 pytestmark = pytest.mark.e2e
 

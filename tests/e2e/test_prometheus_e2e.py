@@ -19,7 +19,7 @@ import pytest
 from test_worker_e2e import Stack, _start_stack, _summaries_for
 
 from agentwatch.demo.synth import Step, Task, scenario_tasks
-from agentwatch.stream.broker import LOOPBACK, ManagedProcess, free_port
+from agentwatch.local.broker import LOOPBACK, ManagedProcess, free_port
 
 pytestmark = [
     pytest.mark.e2e,

@@ -11,7 +11,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
-from agentwatch.stream.broker import EmbeddedBroker, EmbeddedProcessError, free_port
+from agentwatch.local.broker import EmbeddedBroker, EmbeddedProcessError, free_port
+from agentwatch.local.rotel import Rotel
 from agentwatch.stream.kafka_admin import (
     BrokerUnreachable,
     ensure_topics,
@@ -19,7 +20,6 @@ from agentwatch.stream.kafka_admin import (
     topic_partitions,
     wait_for_broker,
 )
-from agentwatch.stream.rotel import Rotel
 
 pytestmark = pytest.mark.e2e
 

@@ -17,10 +17,10 @@ from confluent_kafka import Producer
 from kafka_helpers import consume
 
 from agentwatch.demo.synth import Step, Task, emit_task, make_provider, records, scenario_tasks, tracer_for
-from agentwatch.stream.broker import EmbeddedBroker
+from agentwatch.local.broker import EmbeddedBroker
+from agentwatch.local.rotel import Rotel
+from agentwatch.local.worker import LocalWorker
 from agentwatch.stream.kafka_admin import ensure_topics
-from agentwatch.stream.local_worker import LocalWorker
-from agentwatch.stream.rotel import Rotel
 from agentwatch.stream.topology import INTERNAL_TOPIC, collector_partition
 from agentwatch.stream.wire import decode_batch
 

@@ -26,11 +26,11 @@ from typing import Any, TextIO
 import orjson
 
 from ..alerts_cli import format_alert
+from ..local.broker import EmbeddedBroker
+from ..local.rotel import Rotel
+from ..local.worker import LocalWorker
 from ..settings import from_env
-from ..stream.broker import EmbeddedBroker
 from ..stream.kafka_admin import ensure_topics
-from ..stream.local_worker import LocalWorker
-from ..stream.rotel import Rotel
 from ..stream.topology import INTERNAL_TOPIC
 from .synth import (
     Step,

@@ -263,7 +263,7 @@ def group_lag(
     A partition without a committed offset counts from its earliest offset. The whole call is bounded by
     `timeout_s`, including `list_consumer_group_offsets`, which can hang on tansu while the group rebalances.
     On tansu the figures are unreliable for topics written in multi-record batches (high-watermark bug, see
-    `agentwatch.stream.broker`); lag is clamped at 0 for that reason.
+    `agentwatch.local.broker`); lag is clamped at 0 for that reason.
     """
     deadline = time.monotonic() + timeout_s
 

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from agentwatch.stream.broker import (
+from agentwatch.local.broker import (
     LOOPBACK,
     BinaryNotFound,
     ManagedProcess,
