@@ -11,7 +11,7 @@ record goes to the DLQ). A span with invalid IDs or times is skipped and reporte
 good spans of the same record are kept. An attribute value out of range is ignored and reported as
 `InvalidValue`, its span kept. Nothing else escapes `decode_record`, whatever the bytes (invalid UTF-8
 and lone surrogates included: upb and orjson refuse them, so the record is malformed); the property is
-fuzzed in tests/test_fuzz_decoders.py.
+fuzzed in tests/otlp/test_fuzz_decoders.py.
 """
 
 from __future__ import annotations

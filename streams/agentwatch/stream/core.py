@@ -11,7 +11,7 @@
     assign(...)               after a rebalance: adopt the recovered state of the partitions now owned
 
 Everything it writes goes to a `Sink` (the librdkafka producer in a worker, a list in the simulation).
-The runtime (stream/app.py, or tests/test_delivery_simulation.py) owns the order that makes delivery
+The runtime (stream/app.py, or tests/stream/test_delivery_simulation.py) owns the order that makes delivery
 exactly-once in effect: `checkpoint()` with the offsets processed so far chosen at once; every record
 sent so far acknowledged; `write_state(...)`; acknowledged again; then the offsets committed. See
 ARCHITECTURE.md "Delivery" for the invariant.

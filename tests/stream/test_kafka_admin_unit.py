@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-try:
-    import agentwatch  # noqa: F401
-except ImportError:  # package not installed (no `pip install -e .`): use the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "streams"))
 
 from agentwatch.stream.kafka_admin import bootstrap_from_url, kafka_security_config
 
