@@ -90,14 +90,16 @@ def follow_alerts(bootstrap: str, topic: str, emit: Callable[[dict[str, Any], by
     Undecodable records are skipped with `warn(one line)`. Raises `AlertsError` if the broker does not
     answer within `timeout_s` (or, with follow=False, the topic does not exist).
     """
-    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    from .stream.kafka_clients import consumer as kafka_consumer
 
     if warn is None:
         def warn(msg: str) -> None:
             print(msg, file=sys.stderr)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentwatch-alerts-cli",  # never joined
-                         "enable.auto.commit": False, "enable.partition.eof": True, "allow.auto.create.topics": False,
-                         "logger": log, **(security or {})})
+    consumer = kafka_consumer(bootstrap, security, logger=log, **{
+        "group.id": "agentwatch-alerts-cli",  # never joined
+        "enable.auto.commit": False, "enable.partition.eof": True, "allow.auto.create.topics": False})
     count = 0
     try:
         waited = False
@@ -151,7 +153,7 @@ def follow_alerts(bootstrap: str, topic: str, emit: Callable[[dict[str, Any], by
 def cli_main(args: argparse.Namespace) -> int:
     """Print alerts (one line each, or `--json` raw lines) until the end (--no-follow) or Ctrl-C."""
     from .settings import SettingsError, from_env
-    from .stream.kafka_admin import bootstrap_from_url, kafka_security_config
+    from .stream.kafka_clients import bootstrap_from_url, kafka_security_config
 
     def warn(msg: str) -> None:
         print(f"agentwatch alerts: {msg}", file=sys.stderr, flush=True)

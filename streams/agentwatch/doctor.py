@@ -62,7 +62,7 @@ def check_protobuf() -> Check:
 
 def check_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> tuple[Check, Settings | None]:
     """`AGENTWATCH_*` variables (+ command-line overrides) -> Settings, Kafka security options included."""
-    from .stream.kafka_admin import bootstrap_from_url, kafka_security_config
+    from .stream.kafka_clients import bootstrap_from_url, kafka_security_config
 
     try:
         s = from_env(env, **overrides)
@@ -216,12 +216,14 @@ def recent_task_models(bootstrap: str, topic: str, last_n: int, timeout_s: float
     Reads up to `last_n` records from the end of every partition by manual assignment (no group join,
     no commits), keeps the newest `last_n` by record timestamp; stops at the end or at the deadline.
     """
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    from confluent_kafka import KafkaError, TopicPartition
+
+    from .stream.kafka_clients import consumer as kafka_consumer
 
     deadline = time.monotonic() + timeout_s
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentwatch-doctor", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "allow.auto.create.topics": False, "logger": log,
-                         **(security or {})})
+    consumer = kafka_consumer(bootstrap, security, logger=log, **{
+        "group.id": "agentwatch-doctor", "enable.auto.commit": False, "enable.partition.eof": True,
+        "allow.auto.create.topics": False})
     seen: list[tuple[int, list[str]]] = []
     try:
         md = consumer.list_topics(timeout=max(timeout_s, 0.1))  # whole cluster: by name would create it
@@ -259,13 +261,8 @@ def iter_checks(*, brokers: str | None = None, policy: str | None = None, metric
                 timeout_s: float = 5.0, last_tasks: int = 500, env: Mapping[str, str] | None = None) -> Iterator[Check]:
     """All checks in order, each yielded as soon as it is done; broker-dependent ones SKIP when settings or
     the broker fail. Every network step is bounded by `timeout_s`."""
-    from .stream.kafka_admin import (
-        KafkaAdminError,
-        bootstrap_from_url,
-        group_lag,
-        kafka_security_config,
-        topic_partitions,
-    )
+    from .stream.kafka_admin import KafkaAdminError, group_lag, topic_partitions
+    from .stream.kafka_clients import bootstrap_from_url, kafka_security_config
     from .stream.topology import INTERNAL_TOPIC
 
     yield check_protobuf()

@@ -118,10 +118,12 @@ class _Follower(threading.Thread):
 
     def __init__(self, bootstrap: str, alerts_topic: str, tasks_topic: str, out: TextIO) -> None:
         super().__init__(name="demo-follower", daemon=True)
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import TopicPartition
 
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agentwatch-demo",
-                                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        from ..stream.kafka_clients import consumer
+
+        self.consumer = consumer(bootstrap, None, **{"group.id": "agentwatch-demo", "enable.auto.commit": False,
+                                                     "auto.offset.reset": "earliest"})
         self.consumer.assign([TopicPartition(t, p, 0) for t in (alerts_topic, tasks_topic)
                               for p in range(PARTITIONS)])
         self.alerts_topic = alerts_topic

@@ -43,7 +43,7 @@ from ..sinks.metrics import Metrics
 from .checkpoint import Checkpointer
 from .core import Record, WorkerCore
 from .http import Health
-from .kafka_admin import bootstrap_from_url, kafka_security_config
+from .kafka_clients import bootstrap_from_url, faust_credentials, kafka_security_config
 from .logs import logging_config
 from .producer import OutputProducer
 from .topology import AGENTS_TOPIC, APP_ID, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
@@ -70,19 +70,6 @@ FAST_SETTINGS: dict[str, Any] = {
 }
 
 
-def _credentials(s: Settings) -> Any:
-    if not s.security_protocol or s.security_protocol.upper() == "PLAINTEXT":
-        return None
-    import ssl
-
-    context = ssl.create_default_context(cafile=s.ssl_cafile or None)
-    if s.security_protocol.upper().startswith("SASL"):
-        return faust.SASLCredentials(username=s.sasl_username, password=s.sasl_password,
-                                     mechanism=s.sasl_mechanism or "PLAIN",
-                                     ssl_context=context if s.security_protocol.upper() == "SASL_SSL" else None)
-    return faust.SSLCredentials(context)
-
-
 def _record(msg: Any) -> Record:
     return Record(msg.topic, msg.partition, msg.offset, msg.value, msg.key)
 
@@ -104,7 +91,8 @@ class Worker:
         self.settings = settings
         self.metrics = metrics
         self.health = health
-        self.out = OutputProducer(bootstrap_from_url(settings.brokers), kafka_security_config(settings))
+        security = kafka_security_config(settings)  # one validated configuration for both client libraries
+        self.out = OutputProducer(bootstrap_from_url(settings.brokers), security)
         self.core = WorkerCore(settings, policy, metrics, self.out, input_partitions=input_partitions,
                                hw_markers=embedded_broker)
         self.checkpointer = Checkpointer(self.core, self.out)
@@ -118,7 +106,7 @@ class Worker:
         self.app = faust.App(
             APP_ID, broker=settings.brokers, store="memory://", web_enabled=False,
             datadir=settings.data_dir, topic_partitions=settings.partitions, table_standby_replicas=0,
-            consumer_auto_offset_reset="earliest", broker_credentials=_credentials(settings),
+            consumer_auto_offset_reset="earliest", broker_credentials=faust_credentials(security),
             key_serializer="raw", value_serializer="raw", logging_config=logging_config(settings.log_level), **conf,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}

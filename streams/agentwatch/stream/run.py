@@ -18,14 +18,8 @@ from ..policy import PolicyError, load_policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
 from .http import Health, serve
-from .kafka_admin import (
-    BrokerUnreachable,
-    KafkaAdminError,
-    bootstrap_from_url,
-    ensure_topics,
-    kafka_security_config,
-    wait_for_broker,
-)
+from .kafka_admin import BrokerUnreachable, KafkaAdminError, ensure_topics, wait_for_broker
+from .kafka_clients import bootstrap_from_url, kafka_security_config
 from .logs import json_handler
 
 log = logging.getLogger("agentwatch.worker")

@@ -1,10 +1,10 @@
-"""Pure functions of agentwatch.stream.kafka_admin: no broker needed."""
+"""The one Kafka client configuration (agentwatch.stream.kafka_clients): no broker needed."""
 
 from __future__ import annotations
 
 import pytest
 
-from agentwatch.stream.kafka_admin import bootstrap_from_url, kafka_security_config
+from agentwatch.stream.kafka_clients import bootstrap_from_url, kafka_security_config
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,17 @@ def test_security_config_error_does_not_leak_password() -> None:
     with pytest.raises(ValueError) as info:
         kafka_security_config(env)
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(("protocol", "mechanism", "ssl"), [
+    ("sasl-ssl", "scram_sha_256", True), ("SASL_SSL", "SCRAM-SHA-512", True), ("sasl_plaintext", "plain", False)])
+def test_faust_and_librdkafka_get_the_same_security_from_any_spelling(protocol, mechanism, ssl) -> None:
+    """One validated configuration: the Faust consumer can no longer use TLS where the producer does not."""
+    from agentwatch.stream.kafka_clients import faust_credentials
+
+    security = kafka_security_config({"SECURITY_PROTOCOL": protocol, "SASL_MECHANISM": mechanism,
+                                      "SASL_USERNAME": "u", "SASL_PASSWORD": "p"})
+    creds = faust_credentials(security)
+    assert creds.mechanism.value == security["sasl.mechanism"] and (creds.ssl_context is not None) == ssl
+    assert security["security.protocol"] == ("sasl_ssl" if ssl else "sasl_plaintext")
+    assert faust_credentials({}) is None
