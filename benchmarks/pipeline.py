@@ -1,7 +1,7 @@
 """Spans/s of the pure core alone vs one and two workers end to end through the embedded broker (tansu).
 
 Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-record 100] [--partitions 4]
-     [--workers 1 2] [--profile] [--event-time future|past]
+     [--workers 1 2] [--profile] [--event-time recent|past]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
 - core alone: `core.full_core` (decode, normalize, task state, detectors, cost) in this process, best of R.
@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _data import make_records, make_spans, split_by_trace, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
 from core import full_core
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from agentwatch.engine import Engine
 from agentwatch.local.broker import EmbeddedBroker, child_env, free_port, listening_ports
@@ -498,7 +499,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=3000, help="distinct SDK-made tasks before tiling")
     ap.add_argument("--repeat", type=int, default=3, help="core-alone repetitions (best)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--event-time", choices=("future", "past"), default="future",
+    ap.add_argument("--event-time", choices=("recent", "past"), default="recent",
                     help="span times relative to the wall clock (see the comment in main)")
     ap.add_argument("--commit-interval", type=float, default=2.8,
                     help="worker offset-commit (and task-state write) interval; 2.8 s is Faust's production default")
@@ -511,12 +512,14 @@ def main() -> None:
 
     t = time.perf_counter()
     base = make_records(make_spans(args.tasks), args.spans_per_record)
-    # "future": the data starts a minute from now, so event time stays ahead of the wall clock during the run and
-    # the worker's idle rule (no input for 2 s -> clock := wall clock) never moves its clock. "past": the data
-    # ended a day ago, like a backlog; any 2 s stall of the route stage then jumps the clock a day ahead and
-    # closes every open task as timed out (their later spans count as late).
-    start = time.time_ns() + (60 if args.event_time == "future" else -2 * 86400) * 1_000_000_000
-    records, n_traces = tile_records(base, args.records, start_ns=start)
+    # "recent": the data ends a minute from now, as live traffic that piled up for a few minutes (a worker never
+    # moves a watermark more than 5 min past its wall clock: stream/core.MAX_FUTURE_NS). "past": the data ended
+    # two days ago, like a backlog after an outage.
+    records, n_traces = tile_records(base, args.records, start_ns=0)
+    last_end = max(s.end_time_unix_nano for rs in TracesData.FromString(records[-1]).resource_spans
+                   for ss in rs.scope_spans for s in ss.spans)
+    end = time.time_ns() + (60 if args.event_time == "recent" else -2 * 86400) * 1_000_000_000
+    records, n_traces = tile_records(base, args.records, start_ns=end - last_end)
     keys = None
     if args.keyed:
         keys, records = (list(x) for x in zip(*split_by_trace(records), strict=True))
