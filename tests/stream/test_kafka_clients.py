@@ -101,7 +101,7 @@ def test_security_config_error_does_not_leak_password() -> None:
     ("sasl-ssl", "scram_sha_256", True), ("SASL_SSL", "SCRAM-SHA-512", True), ("sasl_plaintext", "plain", False)])
 def test_faust_and_librdkafka_get_the_same_security_from_any_spelling(protocol, mechanism, ssl) -> None:
     """One validated configuration: the Faust consumer can no longer use TLS where the producer does not."""
-    from agentwatch.stream.kafka_clients import faust_credentials
+    from agentwatch.stream.app import faust_credentials
 
     security = kafka_security_config({"SECURITY_PROTOCOL": protocol, "SASL_MECHANISM": mechanism,
                                       "SASL_USERNAME": "u", "SASL_PASSWORD": "p"})

@@ -29,9 +29,10 @@ import asyncio
 import functools
 import logging
 import os
+import ssl
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -43,7 +44,7 @@ from ..sinks.metrics import Metrics
 from .checkpoint import Checkpointer
 from .core import Record, WorkerCore
 from .http import Health
-from .kafka_clients import bootstrap_from_url, faust_credentials, kafka_security_config
+from .kafka_clients import bootstrap_from_url, kafka_security_config
 from .logs import logging_config
 from .producer import OutputProducer
 from .topology import AGENTS_TOPIC, APP_ID, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
@@ -68,6 +69,19 @@ FAST_SETTINGS: dict[str, Any] = {
     "broker_session_timeout": 6.0, "broker_heartbeat_interval": 0.5, "broker_rebalance_timeout": 6.0,
     "broker_max_poll_interval": 30.0, "broker_commit_interval": 1.0,
 }
+
+
+def faust_credentials(security: Mapping[str, str]) -> Any:
+    """Faust (aiokafka) credentials from the normalised librdkafka keys of `kafka_security_config`."""
+    protocol = security.get("security.protocol", "plaintext")
+    if protocol == "plaintext":
+        return None
+    context = ssl.create_default_context(cafile=security.get("ssl.ca.location"))
+    if protocol == "ssl":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(username=security.get("sasl.username"), password=security.get("sasl.password"),
+                                 mechanism=security["sasl.mechanism"],
+                                 ssl_context=context if protocol == "sasl_ssl" else None)
 
 
 def _record(msg: Any) -> Record:
@@ -135,6 +149,11 @@ class Worker:
         # Faust awaits producer.flush() right before committing offsets (and when stopping): make that
         # wait for our producer too.
         app.producer.flush = functools.partial(self._flush_all, app.producer.flush)
+
+    def execute(self) -> None:
+        """Run the Faust worker until SIGTERM/SIGINT (the one place Faust's Worker is started)."""
+        faust.Worker(self.app, loglevel=self.settings.log_level.upper(), quiet=True,
+                     redirect_stdouts=False).execute_from_commandline()
 
     # -- stages ------------------------------------------------------------------------------------
     async def _route(self, stream: Any) -> None:

@@ -3,9 +3,9 @@
 `AGENTWATCH_BROKERS` and the security variables are validated and normalised once, into librdkafka keys
 (`kafka_security_config`); the librdkafka producer (stream/producer.py), the AdminClient
 (stream/kafka_admin.py) and the consumers of `doctor`, `alerts` and the demo (`consumer`) take those keys
-as they are, and Faust/aiokafka gets credentials derived from the same keys (`faust_credentials`), so the
-two libraries can never disagree on a spelling (`sasl-ssl`, `scram_sha_256`...). An invalid combination
-raises ValueError naming the variable.
+as they are, and Faust/aiokafka gets credentials derived from the same keys (`stream/app.faust_credentials`),
+so the two libraries can never disagree on a spelling (`sasl-ssl`, `scram_sha_256`...). An invalid
+combination raises ValueError naming the variable.
 """
 
 from __future__ import annotations
@@ -108,23 +108,6 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
     if cafile is not None:
         out["ssl.ca.location"] = cafile
     return out
-
-
-def faust_credentials(security: Mapping[str, str]) -> Any:
-    """Faust (aiokafka) credentials from the normalised librdkafka keys of `kafka_security_config`."""
-    protocol = security.get("security.protocol", "plaintext")
-    if protocol == "plaintext":
-        return None
-    import ssl
-
-    import faust
-
-    context = ssl.create_default_context(cafile=security.get("ssl.ca.location"))
-    if protocol == "ssl":
-        return faust.SSLCredentials(context)
-    return faust.SASLCredentials(username=security.get("sasl.username"), password=security.get("sasl.password"),
-                                 mechanism=security["sasl.mechanism"],
-                                 ssl_context=context if protocol == "sasl_ssl" else None)
 
 
 def consumer(bootstrap: str, security: Mapping[str, str] | None, **conf: Any) -> Any:

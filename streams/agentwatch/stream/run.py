@@ -65,10 +65,7 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     worker = Worker(settings, policy, metrics, health, embedded_broker=embedded_broker,
                     input_partitions=inputs)
-    import faust
-
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
                                                   "metrics_port": settings.metrics_port}})
-    faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
-                 redirect_stdouts=False).execute_from_commandline()
+    worker.execute()
     return 0
