@@ -189,6 +189,8 @@ class Worker:
 
     async def _tick(self) -> None:
         self.health.beat()
+        if not self.health.ready:  # between a revocation and the next assignment: a task closed now may be
+            return                 # another worker's by then, which would adopt it open and close it again
         wall = time.time_ns()
         caught_up = self._caught_up()
         try:
