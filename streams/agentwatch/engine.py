@@ -304,11 +304,15 @@ class Engine:
         del self.tasks[task.task_id]
         self.dirty.discard(task.task_id)
         self.just_closed.append(task.task_id)
+        self._remember(task.task_id, Closed(task.agent, task.absorbed))
+
+    def _remember(self, task_id: str, marker: Closed) -> None:
+        """Keep a closed task's marker; over `max_closed` the oldest is forgotten (and tombstoned by the worker)."""
         if len(self.closed) >= self.config.max_closed:
             oldest = next(iter(self.closed))
             del self.closed[oldest]
             self.expired.append(oldest)
-        self.closed[task.task_id] = Closed(task.agent, task.absorbed)
+        self.closed[task_id] = marker
 
     # -- persistence ----------------------------------------------------------------------------------
     def take_changes(self) -> tuple[list[TaskState], list[tuple[str, Closed]], list[str]]:
@@ -326,11 +330,7 @@ class Engine:
         if task_id in self.tasks or task_id in self.closed:
             return
         if doc.get("closed"):
-            if len(self.closed) >= self.config.max_closed:
-                oldest = next(iter(self.closed))
-                del self.closed[oldest]
-                self.expired.append(oldest)
-            self.closed[task_id] = Closed.from_dict(doc)
+            self._remember(task_id, Closed.from_dict(doc))
         else:
             self.tasks[task_id] = TaskState.from_dict(doc)
 

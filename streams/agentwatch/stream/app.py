@@ -84,10 +84,6 @@ def faust_credentials(security: Mapping[str, str]) -> Any:
                                  ssl_context=context if protocol == "sasl_ssl" else None)
 
 
-def _record(msg: Any) -> Record:
-    return Record(msg.topic, msg.partition, msg.offset, msg.value, msg.key)
-
-
 def _fatal(stage: str, exc: BaseException) -> None:
     """A stage failed: stop now, before Faust acks the batch (its `take_events` acks in a `finally`), so no
     offset past the last checkpoint is committed. The restarted worker reads the input again."""
@@ -161,8 +157,7 @@ class Worker:
         async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
             if core.shortcut.barriers_due:
                 await self._drain()
-            records = [_record(e.message) for e in events]
-            self._run("route", functools.partial(core.route, wall_ns=time.time_ns()), records)
+            records = self._run("route", functools.partial(core.route, wall_ns=time.time_ns()), events)
             now = time.monotonic()
             for r in records:
                 self._next_offset[r.partition] = r.offset + 1
@@ -171,21 +166,25 @@ class Worker:
 
     async def _route_logs(self, stream: Any) -> None:
         async for events in stream.take_events(ROUTE_BATCH, within=ROUTE_WITHIN_S):
-            self._run("route_logs", self.core.route_logs, [_record(e.message) for e in events])
+            self._run("route_logs", self.core.route_logs, events)
 
     async def _aggregate(self, stream: Any) -> None:
         async for events in stream.take_events(AGGREGATE_BATCH, within=AGGREGATE_WITHIN_S):
-            self._run("aggregate", self.core.aggregate, [_record(e.message) for e in events])
+            self._run("aggregate", self.core.aggregate, events)
 
     async def _agents(self, stream: Any) -> None:
         async for events in stream.take_events(AGENTS_BATCH, within=AGGREGATE_WITHIN_S):
-            self._run("agents", self.core.agents, [_record(e.message) for e in events])
+            self._run("agents", self.core.agents, events)
 
-    def _run(self, stage: str, step: Callable[[Any], None], arg: Any) -> None:
+    def _run(self, stage: str, step: Callable[[list[Record]], None], events: list[Any]) -> list[Record]:
+        """One stage step over a batch of Faust events; a failure stops the worker (`_fatal`)."""
+        records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value, e.message.key)
+                   for e in events]
         try:
-            step(arg)
+            step(records)
         except Exception as exc:
             _fatal(stage, exc)
+        return records
 
     async def _tick(self) -> None:
         self.health.beat()
