@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Debian packages the tests use: promtool (deploy tests), stunnel4 (the TLS front of the secure-Kafka tests).
 setup: $(STAMP)
-	@command -v promtool >/dev/null 2>&1 || ( [ "$$(id -u)" = 0 ] && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null) \
-	  || echo "note: promtool not installed; deploy tests that need it will be skipped" )
+	@(command -v promtool && command -v stunnel4) >/dev/null 2>&1 || ( [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager stunnel4 >/dev/null) \
+	  || echo "note: promtool or stunnel4 not installed; the tests that need them will be skipped" )
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -164,6 +164,16 @@ def cli_main(args: argparse.Namespace) -> int:
     except (SettingsError, ValueError) as exc:
         warn(str(exc))
         return 2
+    from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
+
+    try:  # a refused TLS handshake or SASL login is a configuration error: one line, exit 2, no retrying
+        wait_for_broker(bootstrap, max(args.timeout, 0.1), security)
+    except BrokerRefused as exc:
+        warn(str(exc))
+        return 2
+    except BrokerUnreachable as exc:
+        warn(str(exc))
+        return 1
     if not log.handlers:  # librdkafka's own complaints, one line each, only when they are errors
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("agentwatch alerts: kafka: %(message)s"))

@@ -40,6 +40,7 @@ class Check:
     name: str
     status: str
     detail: str
+    config_error: bool = False  # a FAIL the configuration causes (bad settings, TLS/SASL refused): exit 2
 
     def line(self) -> str:
         return f"{self.status:<5} {self.name:<13} {self.detail}"
@@ -69,7 +70,7 @@ def check_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> tu
         bootstrap_from_url(s.brokers)
         kafka_security_config(s)
     except (SettingsError, ValueError) as exc:
-        return Check("settings", FAIL, str(exc)), None
+        return Check("settings", FAIL, str(exc), config_error=True), None
     security = f", {s.security_protocol}" if s.security_protocol else ""
     return Check("settings", PASS, f"brokers {s.brokers}{security}, spans topic {s.spans_topic}, "
                                    f"{s.partitions} partitions, task key {s.task_key}"), s
@@ -199,11 +200,13 @@ def check_lag(lag: Mapping[tuple[str, int], int] | None, warn_at: int = LAG_WARN
 
 
 def check_broker(bootstrap: str, timeout_s: float, security: Mapping[str, str] | None = None) -> Check:
-    from .stream.kafka_admin import BrokerUnreachable, wait_for_broker
+    from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
 
     t0 = time.monotonic()
     try:
         wait_for_broker(bootstrap, timeout_s, security)
+    except BrokerRefused as exc:
+        return Check("broker", FAIL, str(exc), config_error=True)
     except BrokerUnreachable as exc:
         return Check("broker", FAIL, f"{exc}; set AGENTWATCH_BROKERS or --brokers")
     return Check("broker", PASS, f"{bootstrap} reachable ({time.monotonic() - t0:.2f} s)")
@@ -306,7 +309,8 @@ def run_doctor(**kwargs: Any) -> list[Check]:
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """Print the checks (text or `--json`); exit 1 if any FAILed."""
+    """Print the checks (text or `--json`); exit 2 if the configuration is wrong (settings invalid, the broker
+    refused TLS or SASL), else 1 if any check FAILed."""
     if not log.handlers:  # librdkafka's connection chatter: the checks already say what matters
         log.addHandler(logging.NullHandler())
     checks = []
@@ -322,4 +326,6 @@ def cli_main(args: argparse.Namespace) -> int:
         counts = Counter(c.status for c in checks)
         print(f"\n{'FAILED' if failed else 'OK'}: " + ", ".join(f"{counts[k]} {k}" for k in (PASS, WARN, FAIL, SKIP)
                                                              if counts[k]))
+    if any(c.status == FAIL and c.config_error for c in checks):
+        return 2
     return 1 if failed else 0

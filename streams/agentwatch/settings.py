@@ -49,6 +49,10 @@ class Settings:
     sasl_username: str = ""
     sasl_password: str = ""
     ssl_cafile: str = ""
+    ssl_certfile: str = ""                    # extension: mTLS client certificate (PEM)
+    ssl_keyfile: str = ""                     # extension: its private key (PEM)
+    ssl_key_password: str = ""                # extension: the key's passphrase, if it has one
+    ssl_check_hostname: bool = True           # extension: false = verify the chain but not the broker's name
 
     def validate(self) -> Settings:
         if self.spans_encoding not in ("auto", "otlp_proto", "otlp_json"):
@@ -62,6 +66,12 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
         if not self.brokers:
             raise SettingsError(f"{PREFIX}BROKERS is empty")
+        from .stream.kafka_clients import kafka_security_config  # the one place Kafka security is validated
+
+        try:
+            kafka_security_config(self)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         return self
 
     @property

@@ -35,13 +35,20 @@ def test_security_config_empty() -> None:
     assert kafka_security_config({"AGENTWATCH_SECURITY_PROTOCOL": "", "AGENTWATCH_SASL_USERNAME": None}) == {}
 
 
-def test_security_config_sasl_ssl() -> None:
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from secure.secure_helpers import Pki  # a real CA: the TLS files are read and checked at validation
+
+    return Pki.create(tmp_path_factory.mktemp("pki")).path("ca.pem")
+
+
+def test_security_config_sasl_ssl(ca_file: str) -> None:
     env = {
         "AGENTWATCH_SECURITY_PROTOCOL": "SASL_SSL",
         "AGENTWATCH_SASL_MECHANISM": "scram-sha-512",
         "AGENTWATCH_SASL_USERNAME": "svc",
         "AGENTWATCH_SASL_PASSWORD": "s3cret",
-        "AGENTWATCH_SSL_CAFILE": "/etc/ca.pem",
+        "AGENTWATCH_SSL_CAFILE": ca_file,
         "AGENTWATCH_BROKERS": "kafka://x:9093",  # unrelated keys are ignored
     }
     assert kafka_security_config(env) == {
@@ -49,14 +56,16 @@ def test_security_config_sasl_ssl() -> None:
         "sasl.mechanism": "SCRAM-SHA-512",
         "sasl.username": "svc",
         "sasl.password": "s3cret",
-        "ssl.ca.location": "/etc/ca.pem",
+        "ssl.ca.location": ca_file,
+        "ssl.endpoint.identification.algorithm": "https",
     }
 
 
-def test_security_config_key_forms_and_objects() -> None:
-    assert kafka_security_config({"SECURITY_PROTOCOL": "ssl", "ssl_cafile": "/ca"}) == {
+def test_security_config_key_forms_and_objects(ca_file: str) -> None:
+    assert kafka_security_config({"SECURITY_PROTOCOL": "ssl", "ssl_cafile": ca_file}) == {
         "security.protocol": "ssl",
-        "ssl.ca.location": "/ca",
+        "ssl.ca.location": ca_file,
+        "ssl.endpoint.identification.algorithm": "https",
     }
 
     class Settings:  # a settings object with lowercase attributes works as well as a mapping

@@ -326,6 +326,7 @@ class EmbeddedBroker(ManagedProcess):
         port: int | None = None,
         *,
         cluster_id: str = "agentwatch",
+        advertised_port: int | None = None,
         start_timeout_s: float = 30.0,
         log_dir: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -334,6 +335,8 @@ class EmbeddedBroker(ManagedProcess):
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self.cluster_id = cluster_id
+        # A TLS or SASL front on loopback (tests): clients must be sent back to it, not to tansu's own port.
+        self.advertised_port = advertised_port
 
     @property
     def bootstrap(self) -> str:
@@ -347,13 +350,14 @@ class EmbeddedBroker(ManagedProcess):
 
     def _argv(self) -> list[str]:
         listener = f"tcp://{LOOPBACK}:{self.port}"
+        advertised = f"tcp://{LOOPBACK}:{self.advertised_port or self.port}"
         # Both URLs are required: the defaults listen on 0.0.0.0:9092 and advertise localhost:9092.
         return [
             self._binary,
             "broker",
             "--cluster-id", self.cluster_id,
             "--listener-url", listener,
-            "--advertised-listener-url", listener,
+            "--advertised-listener-url", advertised,
             "--storage-engine", "memory://tansu/",
         ]  # fmt: skip
 

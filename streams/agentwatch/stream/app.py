@@ -29,7 +29,6 @@ import asyncio
 import functools
 import logging
 import os
-import ssl
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -44,7 +43,7 @@ from ..sinks.metrics import Metrics
 from .checkpoint import Checkpointer
 from .core import Record, WorkerCore
 from .http import Health
-from .kafka_clients import bootstrap_from_url, kafka_security_config
+from .kafka_clients import bootstrap_from_url, kafka_security_config, tls_context
 from .logs import logging_config
 from .producer import OutputProducer
 from .topology import AGENTS_TOPIC, APP_ID, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
@@ -76,12 +75,11 @@ def faust_credentials(security: Mapping[str, str]) -> Any:
     protocol = security.get("security.protocol", "plaintext")
     if protocol == "plaintext":
         return None
-    context = ssl.create_default_context(cafile=security.get("ssl.ca.location"))
+    context = tls_context(security) if protocol in ("ssl", "sasl_ssl") else None
     if protocol == "ssl":
         return faust.SSLCredentials(context)
     return faust.SASLCredentials(username=security.get("sasl.username"), password=security.get("sasl.password"),
-                                 mechanism=security["sasl.mechanism"],
-                                 ssl_context=context if protocol == "sasl_ssl" else None)
+                                 mechanism=security["sasl.mechanism"], ssl_context=context)
 
 
 def _fatal(stage: str, exc: BaseException) -> None:

@@ -20,6 +20,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, OffsetSpec
 
 __all__ = [
+    "BrokerRefused",
     "BrokerUnreachable",
     "KafkaAdminError",
     "ensure_topics",
@@ -40,7 +41,25 @@ class BrokerUnreachable(KafkaAdminError):
     """No broker answered a metadata request within the allowed time."""
 
 
-def _admin(bootstrap: str, security: Mapping[str, str] | None, timeout_s: float) -> AdminClient:
+class BrokerRefused(BrokerUnreachable):
+    """The broker answered but refused the connection's security: a TLS handshake or SASL login failed.
+
+    A configuration error, not an outage: retrying cannot help, so callers stop at once (exit 2)."""
+
+
+# librdkafka reports a failed SASL login as _AUTHENTICATION and a failed TLS handshake (unknown CA, name
+# mismatch) as _SSL, through the error callback, while the request itself just times out with _TRANSPORT.
+# A broker that rejects the client certificate (TLS 1.3: after the client's side of the handshake is done)
+# shows up as a _TRANSPORT receive failure carrying OpenSSL's alert.
+_REFUSED = {KafkaError._AUTHENTICATION: "SASL authentication failed", KafkaError._SSL: "TLS handshake failed"}
+_HINT = {KafkaError._AUTHENTICATION: "check AGENTWATCH_SASL_MECHANISM, AGENTWATCH_SASL_USERNAME and "
+                                     "AGENTWATCH_SASL_PASSWORD",
+         KafkaError._SSL: "check AGENTWATCH_SSL_CAFILE, AGENTWATCH_SSL_CERTFILE / AGENTWATCH_SSL_KEYFILE and "
+                          "AGENTWATCH_SSL_CHECK_HOSTNAME"}
+
+
+def _admin(bootstrap: str, security: Mapping[str, str] | None, timeout_s: float,
+           errors: list[KafkaError] | None = None) -> AdminClient:
     conf: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         # Reconnect quickly: the default backoff grows to 10 s, longer than a whole probe.
@@ -52,7 +71,23 @@ def _admin(bootstrap: str, security: Mapping[str, str] | None, timeout_s: float)
         "log.connection.close": False,
     }
     conf.update(security or {})
+    if errors is not None:
+        # The caller reads the errors and reports them once: librdkafka's own log line per reconnect
+        # attempt (every 50-500 ms) would only repeat them.
+        conf["error_cb"] = errors.append
+        conf["log_level"] = 2
     return AdminClient(conf)
+
+
+def _refused(bootstrap: str, errors: list[KafkaError]) -> BrokerRefused | None:
+    for err in errors:
+        if err.code() == KafkaError._TRANSPORT and "SSL routines" in err.str():
+            err = KafkaError(KafkaError._SSL, err.str())
+        if err.code() in _REFUSED:
+            # librdkafka's text names the broker, the mechanism or the certificate problem, never a secret.
+            why = err.str().split(": ", 1)[-1] if err.str().count(": ") else err.str()
+            return BrokerRefused(f"Kafka broker at {bootstrap}: {_REFUSED[err.code()]} ({why}); {_HINT[err.code()]}")
+    return None
 
 
 def _err_text(exc: KafkaException) -> str:
@@ -72,22 +107,31 @@ def _metadata(admin: AdminClient, bootstrap: str, timeout_s: float) -> ClusterMe
 
 
 def wait_for_broker(bootstrap: str, timeout_s: float, security: Mapping[str, str] | None = None) -> None:
-    """Return once a broker answers a metadata request; raise `BrokerUnreachable` after `timeout_s`."""
+    """Return once a broker answers a metadata request; raise `BrokerRefused` as soon as it refuses the TLS
+    handshake or the SASL login (no retrying a wrong password), `BrokerUnreachable` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    admin = _admin(bootstrap, security, timeout_s)
+    errors: list[KafkaError] = []
+    admin = _admin(bootstrap, security, timeout_s, errors)
     last = "no answer"
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         try:
-            md = admin.list_topics(timeout=min(remaining, 2.0))
+            # Short steps: a refusal is seen after one or two attempts, not after ten reconnects.
+            md = admin.list_topics(timeout=min(remaining, 0.1))
         except KafkaException as exc:
             last = _err_text(exc)
+            admin.poll(0)  # serves the error callback
+            if (refused := _refused(bootstrap, errors)) is not None:
+                raise refused from None
             continue
         if md.brokers:
             return
         last = "metadata without brokers"
+    admin.poll(0)
+    if (refused := _refused(bootstrap, errors)) is not None:
+        raise refused
     raise BrokerUnreachable(f"Kafka broker at {bootstrap} unreachable after {timeout_s:g}s ({last})")
 
 

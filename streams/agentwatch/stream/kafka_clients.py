@@ -11,6 +11,8 @@ combination raises ValueError naming the variable.
 from __future__ import annotations
 
 import logging
+import os
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,7 @@ log = logging.getLogger("agentwatch.kafka")
 DEFAULT_PORT = 9092
 _SECURITY_PROTOCOLS = ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 def bootstrap_from_url(url: str) -> str:
@@ -62,13 +65,28 @@ def _setting(settings: Any, name: str) -> str | None:
     return value or None
 
 
-def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str, str]:
-    """AGENTWATCH_SECURITY_PROTOCOL / SASL_MECHANISM / SASL_USERNAME / SASL_PASSWORD / SSL_CAFILE -> librdkafka
-    keys (`security.protocol`, `sasl.mechanism`, `sasl.username`, `sasl.password`, `ssl.ca.location`).
+def _readable(var: str, path: str) -> str:
+    """A file the worker must read at start: fail now, naming the variable, rather than in a client."""
+    if not os.path.isfile(path):
+        raise ValueError(f"AGENTWATCH_{var}={path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"AGENTWATCH_{var}={path}: not readable by this user")
+    return path
 
-    Unset or empty values are left out (librdkafka defaults apply). Raises ValueError on combinations that
-    librdkafka would accept but silently ignore or misuse (SASL credentials without a SASL protocol, SASL
-    without a mechanism — librdkafka would fall back to GSSAPI).
+
+def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str, str]:
+    """AGENTWATCH_SECURITY_PROTOCOL / SASL_* / SSL_* -> librdkafka keys.
+
+    SASL_MECHANISM, SASL_USERNAME, SASL_PASSWORD -> `sasl.mechanism`, `sasl.username`, `sasl.password`;
+    SSL_CAFILE -> `ssl.ca.location`; SSL_CERTFILE, SSL_KEYFILE, SSL_KEY_PASSWORD (mTLS) ->
+    `ssl.certificate.location`, `ssl.key.location`, `ssl.key.password`; SSL_CHECK_HOSTNAME (default true)
+    -> `ssl.endpoint.identification.algorithm` `https` or `none`.
+
+    Unset or empty values are left out (librdkafka defaults apply). Raises ValueError, naming the variable
+    and never a secret's value, on combinations that a client would reject late, or silently ignore or
+    misuse: SASL settings without a SASL protocol, SASL without a mechanism (librdkafka would fall back to
+    GSSAPI), TLS files without a TLS protocol, a certificate without its key, a file that cannot be read or
+    a key that does not match its certificate.
     """
     if settings is None:
         return {}
@@ -77,7 +95,9 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
     mechanism = _setting(settings, "SASL_MECHANISM")
     username = _setting(settings, "SASL_USERNAME")
     password = _setting(settings, "SASL_PASSWORD")
-    cafile = _setting(settings, "SSL_CAFILE")
+    tls_files = {var: _setting(settings, var) for var in ("SSL_CAFILE", "SSL_CERTFILE", "SSL_KEYFILE")}
+    key_password = _setting(settings, "SSL_KEY_PASSWORD")
+    check_hostname = _setting(settings, "SSL_CHECK_HOSTNAME")
 
     if protocol is not None:
         protocol = protocol.lower().replace("-", "_")
@@ -87,6 +107,7 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
             )
         out["security.protocol"] = protocol
     is_sasl = protocol is not None and protocol.startswith("sasl_")
+    is_tls = protocol in ("ssl", "sasl_ssl")
 
     if mechanism is not None:
         mechanism = mechanism.upper().replace("_", "-")
@@ -105,9 +126,55 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
             out["sasl.username"] = username
         if password is not None:
             out["sasl.password"] = password
-    if cafile is not None:
-        out["ssl.ca.location"] = cafile
+
+    if check_hostname is not None and check_hostname.lower() not in _BOOLS:
+        raise ValueError(f"AGENTWATCH_SSL_CHECK_HOSTNAME must be true or false, got {check_hostname!r}")
+    set_tls = [var for var, value in tls_files.items() if value] + (["SSL_KEY_PASSWORD"] if key_password else [])
+    if check_hostname is not None and not _BOOLS[check_hostname.lower()]:
+        set_tls.append("SSL_CHECK_HOSTNAME")
+    if set_tls and not is_tls:
+        raise ValueError(f"AGENTWATCH_{set_tls[0]} is set but AGENTWATCH_SECURITY_PROTOCOL is not SSL or SASL_SSL")
+    if bool(tls_files["SSL_CERTFILE"]) != bool(tls_files["SSL_KEYFILE"]):
+        have, need = ("SSL_CERTFILE", "SSL_KEYFILE") if tls_files["SSL_CERTFILE"] else ("SSL_KEYFILE", "SSL_CERTFILE")
+        raise ValueError(f"AGENTWATCH_{have} needs AGENTWATCH_{need} (a client certificate and its private key)")
+    if key_password and not tls_files["SSL_KEYFILE"]:
+        raise ValueError("AGENTWATCH_SSL_KEY_PASSWORD is set but AGENTWATCH_SSL_KEYFILE is not")
+    for var, key in (("SSL_CAFILE", "ssl.ca.location"), ("SSL_CERTFILE", "ssl.certificate.location"),
+                     ("SSL_KEYFILE", "ssl.key.location")):
+        if tls_files[var]:
+            out[key] = _readable(var, tls_files[var])
+    if key_password:
+        out["ssl.key.password"] = key_password
+    if is_tls:
+        verify = check_hostname is None or _BOOLS[check_hostname.lower()]
+        out["ssl.endpoint.identification.algorithm"] = "https" if verify else "none"
+        tls_context(out)  # a bad CA bundle, certificate or key fails here, once, with the variable named
     return out
+
+
+def tls_context(security: Mapping[str, str]) -> ssl.SSLContext:
+    """The TLS context for Python clients (Faust/aiokafka) from the librdkafka keys: same CA, client
+    certificate and hostname check as librdkafka. Raises ValueError naming the variable on a bad file."""
+    try:
+        context = ssl.create_default_context(cafile=security.get("ssl.ca.location"))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"AGENTWATCH_SSL_CAFILE={security.get('ssl.ca.location')}: not a PEM CA bundle "
+                         f"({_ssl_reason(exc)})") from None
+    if "ssl.certificate.location" in security:
+        try:
+            context.load_cert_chain(security["ssl.certificate.location"], security.get("ssl.key.location"),
+                                    password=security.get("ssl.key.password"))
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"AGENTWATCH_SSL_CERTFILE / AGENTWATCH_SSL_KEYFILE: cannot load the client certificate "
+                             f"and key ({_ssl_reason(exc)}; a wrong AGENTWATCH_SSL_KEY_PASSWORD fails the same way)"
+                             ) from None
+    if security.get("ssl.endpoint.identification.algorithm") == "none":
+        context.check_hostname = False  # the chain is still verified (CERT_REQUIRED)
+    return context
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def consumer(bootstrap: str, security: Mapping[str, str] | None, **conf: Any) -> Any:
