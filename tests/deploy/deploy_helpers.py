@@ -19,7 +19,11 @@ COLLECTOR = ROOT / "collector-config"
 # Values turning every optional resource on; HPA and KEDA are mutually exclusive, so two variants.
 ALL_ON = {
     "kafka": {"brokers": "kafka://b1.kafka:9093;kafka://b2.kafka:9093", "securityProtocol": "SASL_SSL",
-              "saslMechanism": "SCRAM-SHA-512", "existingSecret": "kafka-creds", "caKey": "ca.crt"},
+              "saslMechanism": "SCRAM-SHA-512", "existingSecret": "kafka-creds", "caKey": "ca.crt",
+              "clientCert": {"existingSecret": "agentwatch-kafka-user", "certKey": "user.crt", "keyKey": "user.key",
+                             "keyPasswordKey": "user.password"}},
+    "networkPolicy": {"enabled": True, "metricsFrom": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
     "config": {"logsTopic": "otlp_logs", "inputKeyedByTrace": True, "logLevel": "DEBUG"},
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},

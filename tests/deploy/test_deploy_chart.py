@@ -138,7 +138,11 @@ def test_all_options(variant):
             "topic": "otlp_spans", "lagThreshold": "1000", "offsetResetPolicy": "latest",
             "sasl": "scram_sha512", "tls": "enable"}
         assert trigger["authenticationRef"]["name"] == ta["metadata"]["name"]
-        assert {r["parameter"] for r in ta["spec"]["secretTargetRef"]} == {"username", "password", "ca"}
+        refs = {r["parameter"]: (r["name"], r["key"]) for r in ta["spec"]["secretTargetRef"]}
+        assert refs == {"username": ("kafka-creds", "username"), "password": ("kafka-creds", "password"),
+                        "ca": ("kafka-creds", "ca.crt"), "cert": ("agentwatch-kafka-user", "user.crt"),
+                        "key": ("agentwatch-kafka-user", "user.key"),
+                        "keyPassword": ("agentwatch-kafka-user", "user.password")}
 
 
 def test_policy_change_rolls_pods():
@@ -196,6 +200,9 @@ def test_schema_rejects_bad_values(values, field):
 @pytest.mark.parametrize(("values", "message"), [
     ({"autoscaling": {"enabled": True}, "keda": {"enabled": True}}, "mutually exclusive"),
     ({"kafka": {"securityProtocol": "SASL_SSL"}}, "kafka.existingSecret is required"),
+    ({"kafka": {"clientCert": {"existingSecret": "c"}}}, "kafka.clientCert and kafka.checkHostname=false need"),
+    ({"kafka": {"securityProtocol": "SASL_PLAINTEXT", "saslMechanism": "PLAIN", "existingSecret": "s",
+                "checkHostname": False}}, "kafka.clientCert and kafka.checkHostname=false need"),
     ({"config": {"taskKey": "conversation", "inputKeyedByTrace": True}}, "inputKeyedByTrace"),
 ])
 def test_inconsistent_values_fail_clearly(values, message):
@@ -245,3 +252,48 @@ def test_policy_configmap_loads_in_worker(tmp_path):
     path.write_text(cm["data"]["policy.yaml"])
     policy = load_policy(path)
     assert policy.rule_for("any-agent").task_tokens == 200000
+
+
+def test_mtls_from_an_existing_secret():
+    """mTLS as the README shows it: client certificate, key and passphrase from a Secret, hostname check off."""
+    values = {"kafka": {"brokers": "kafka://kafka.internal:9093", "securityProtocol": "SSL",
+                        "existingSecret": "kafka-ca", "caKey": "ca.crt", "checkHostname": False,
+                        "clientCert": {"existingSecret": "agentwatch-tls", "keyPasswordKey": "key-password"}}}
+    (deploy,) = by_kind(manifests(values), "Deployment")
+    env = _env(deploy)
+    assert env["AGENTWATCH_SSL_CERTFILE"]["value"] == "/etc/agentwatch/kafka-client/tls.crt"
+    assert env["AGENTWATCH_SSL_KEYFILE"]["value"] == "/etc/agentwatch/kafka-client/tls.key"
+    assert env["AGENTWATCH_SSL_KEY_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "agentwatch-tls",
+                                                                               "key": "key-password"}
+    assert env["AGENTWATCH_SSL_CHECK_HOSTNAME"]["value"] == "false"
+    assert "AGENTWATCH_SASL_PASSWORD" not in env
+    volumes = {v["name"]: v for v in deploy["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["kafka-client"]["secret"] == {"secretName": "agentwatch-tls", "defaultMode": 0o440, "items": [
+        {"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}
+    mounts = {m["name"]: m for m in _container(deploy)["volumeMounts"]}
+    assert mounts["kafka-client"] == {"name": "kafka-client", "mountPath": "/etc/agentwatch/kafka-client",
+                                      "readOnly": True}
+    # Defaults: hostname verification on, no client certificate.
+    env = _env(by_kind(manifests(), "Deployment")[0])
+    assert not {"AGENTWATCH_SSL_CHECK_HOSTNAME", "AGENTWATCH_SSL_CERTFILE", "AGENTWATCH_SSL_KEYFILE"} & set(env)
+
+
+def test_network_policy_admits_only_the_scrape_and_the_brokers():
+    assert not by_kind(manifests(), "NetworkPolicy")  # off by default
+    scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    (np,) = by_kind(manifests({"kafka": {"brokers": "kafka://b1:9093;kafka://b2:9093;kafka://b3"},
+                               "networkPolicy": {"enabled": True, "metricsFrom": [scraper]}}), "NetworkPolicy")
+    spec = np["spec"]
+    assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "agentwatch",
+                                                  "app.kubernetes.io/instance": "agentwatch"}
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [scraper]}]
+    kafka, dns = spec["egress"]
+    assert kafka == {"ports": [{"port": 9093, "protocol": "TCP"}, {"port": 9092, "protocol": "TCP"}]}
+    assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    brokers = [{"podSelector": {"matchLabels": {"strimzi.io/kind": "Kafka"}}}]
+    extra = {"to": [{"podSelector": {"matchLabels": {"app": "alertmanager"}}}], "ports": [{"port": 9093}]}
+    (np,) = by_kind(manifests({"networkPolicy": {"enabled": True, "kafkaTo": brokers, "kafkaPorts": [9094],
+                                                 "dns": False, "extraEgress": [extra]}}), "NetworkPolicy")
+    assert np["spec"]["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
+    assert np["spec"]["egress"] == [{"ports": [{"port": 9094, "protocol": "TCP"}], "to": brokers}, extra]

@@ -64,6 +64,9 @@ app.kubernetes.io/part-of: agentwatch
 {{- if and (eq (include "agentwatch.sasl" .) "true") (not .Values.kafka.existingSecret) }}
 {{- fail "kafka.existingSecret is required when kafka.securityProtocol is SASL_PLAINTEXT or SASL_SSL" }}
 {{- end }}
+{{- if and (or .Values.kafka.clientCert.existingSecret (not .Values.kafka.checkHostname)) (ne (include "agentwatch.tls" .) "true") }}
+{{- fail "kafka.clientCert and kafka.checkHostname=false need kafka.securityProtocol SSL or SASL_SSL" }}
+{{- end }}
 {{- if and .Values.kafka.caKey (not .Values.kafka.existingSecret) }}
 {{- fail "kafka.caKey needs kafka.existingSecret (the Secret holding the CA)" }}
 {{- end }}
