@@ -210,8 +210,8 @@ def _events(span: Span, events: Any, errors: list[InvalidSpan]) -> None:
 def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | None, lf: str | None,
               span: Span) -> int:
     if op is not None:
-        kind = v.OPERATION_KIND.get(op, OTHER)
-        if kind != OTHER:
+        kind = v.OPERATION_KIND.get(op)
+        if kind is not None:
             return kind
     if oi is not None:
         return v.OPENINFERENCE_KIND.get(oi, OTHER)
@@ -345,6 +345,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         llm_req = val.string_value
                     elif slot == v.LF_USAGE:
                         _langfuse_usage(span, key, val, errors)
+                if span.total_tokens is not None:
+                    _reported_total(span)
                 kind = span.kind = _classify(op, tl, llm_req, oi, lf, span)
                 if kind == TOOL:
                     if span.tool_name is None:
@@ -367,7 +369,27 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 out.append(span)
 
 
+def _reported_total(span: Span) -> None:
+    """A reported total above input + output: count the total, the difference as reasoning (output).
+
+    Some instrumentations leave a part of the output out of the completion count while the provider's total
+    has it (Gemini's thinking tokens, reported apart as `thoughtsTokenCount`): never count less than the
+    instrumentation reported. Spans with a total only (no input or output) keep it as it is."""
+    i, o = span.input_tokens, span.output_tokens
+    if i is None and o is None:
+        return
+    extra = span.total_tokens - (i or 0) - (o or 0)
+    if extra > 0:
+        span.output_tokens = (o or 0) + extra
+        span.reasoning_tokens = max(span.reasoning_tokens or 0, extra)
+
+
 def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpan]) -> None:
+    """Langfuse `usage_details`: a JSON object of counts under free-form keys, bucketed the way Langfuse
+    buckets them: a key containing "input" (or "prompt") is input, "output" (or "completion") is output,
+    `total` is the total. Input so includes cached tokens whichever way the SDK split them (Langfuse's own
+    OpenAI integration sends `input` without and `input_cached_tokens` beside it; Anthropic-style
+    `cache_read_input_tokens` is already apart), as the GenAI conventions count it."""
     raw = any_value(val)
     try:
         usage = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
@@ -375,13 +397,29 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
         return
     if not isinstance(usage, dict):
         return
-    for field, attr in (("input", "input_tokens"), ("output", "output_tokens"), ("total", "total_tokens")):
-        n = usage.get(field)
-        if isinstance(n, int | float) and not isinstance(n, bool):
-            if is_token_count(n):
-                setattr(span, attr, int(n))
-            else:
-                errors.append(_invalid(span.name, f"{key}.{field}", n, "a token count"))
+    sums: dict[str, int] = {}
+    for field, n in usage.items():
+        if not isinstance(field, str) or not isinstance(n, int | float) or isinstance(n, bool):
+            continue
+        if not is_token_count(n):
+            errors.append(_invalid(span.name, f"{key}.{field}", n, "a token count"))
+            continue
+        f = field.lower()
+        if f in ("total", "total_tokens"):
+            bucket = "total_tokens"
+        elif "input" in f or "prompt" in f:
+            bucket = "input_tokens"
+            if "cache_read" in f or "cached" in f:
+                sums["cache_read_tokens"] = sums.get("cache_read_tokens", 0) + int(n)
+        elif "output" in f or "completion" in f:
+            bucket = "output_tokens"
+            if "reasoning" in f:
+                sums["reasoning_tokens"] = sums.get("reasoning_tokens", 0) + int(n)
+        else:
+            continue
+        sums[bucket] = sums.get(bucket, 0) + int(n)
+    for attr, n in sums.items():
+        setattr(span, attr, n)
 
 
 def _tool_name(span: Span, tl_entity: str | None) -> str:

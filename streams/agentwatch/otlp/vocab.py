@@ -104,10 +104,16 @@ KEYS: dict[str, int] = {
 NUMERIC = frozenset({INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, REASONING_TOKENS, REPORTED_COST})
 
 # Span type per vocabulary. Unlisted values (workflow, chain, retriever, embeddings' cousins...) are OTHER.
+# GenAI operations listed as OTHER are final: a workflow or plan span may repeat its children's usage and
+# model, and must not then be taken for an LLM call by the model-and-tokens fallback.
 OPERATION_KIND = {
     "chat": LLM, "generate_content": LLM, "text_completion": LLM, "embeddings": LLM,
     "execute_tool": TOOL,
-    "invoke_agent": AGENT,
+    "invoke_agent": AGENT, "create_agent": AGENT,  # create_agent names the agent; it has no usage of its own
+    "invoke_workflow": OTHER, "plan": OTHER, "retrieval": OTHER,
+    # the memory operations proposed in semantic-conventions#3250
+    "create_memory_store": OTHER, "search_memory": OTHER, "update_memory": OTHER, "delete_memory": OTHER,
+    "delete_memory_store": OTHER,
 }
 TRACELOOP_KIND = {"agent": AGENT, "tool": TOOL}
 LLM_REQUEST_KIND = {"chat": LLM, "completion": LLM, "embedding": LLM, "rerank": LLM}

@@ -1,0 +1,83 @@
+"""The per-framework rules of otlp/normalize.py on spans made by the real OTel SDK: a reported total above
+input + output, Langfuse's bucketing of usage_details keys, GenAI operations that are never LLM calls."""
+
+from __future__ import annotations
+
+import orjson
+
+from agentwatch.demo.synth import encode, make_provider
+from agentwatch.engine import Engine
+from agentwatch.model import AGENT, LLM, OTHER
+from agentwatch.policy import Policy
+from otel_helpers import decode
+
+
+def _spans(*specs: tuple[str, dict]) -> bytes:
+    """One trace: a root span, then each (name, attributes) as its child, in order."""
+    provider = make_provider("svc")
+    tracer = provider.get_tracer("rules")
+    with tracer.start_as_current_span("root"):
+        for name, attrs in specs:
+            with tracer.start_as_current_span(name, attributes=attrs):
+                pass
+    return encode(provider.memory_exporter.get_finished_spans())
+
+
+def _task(data: bytes) -> dict:
+    engine = Engine(Policy())
+    engine.process(decode(data))
+    (summary,) = engine.flush().summaries
+    return summary
+
+
+def test_reported_total_above_input_plus_output_counts_the_difference_as_reasoning() -> None:
+    # OpenInference's Gemini: completion without the thinking tokens, the total with them.
+    data = _spans(("generate_content", {"openinference.span.kind": "LLM", "llm.model_name": "gemini-2.5-flash",
+                                        "llm.token_count.prompt": 1234, "llm.token_count.completion": 567,
+                                        "llm.token_count.total": 2691}))
+    (llm,) = [s for s in decode(data) if s.kind == LLM]
+    assert (llm.input_tokens, llm.output_tokens, llm.reasoning_tokens) == (1234, 567 + 890, 890)
+    tokens = _task(data)["tokens"]
+    assert tokens == {"input": 1234, "output": 1457, "cache_read": 0, "reasoning": 890, "total": 2691}
+
+
+def test_reported_reasoning_is_not_added_twice() -> None:
+    data = _spans(("chat", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gemini-2.5-pro",
+                            "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+                            "gen_ai.usage.reasoning.output_tokens": 50, "gen_ai.usage.total_tokens": 170}))
+    (llm,) = [s for s in decode(data) if s.kind == LLM]
+    assert (llm.output_tokens, llm.reasoning_tokens) == (70, 50)
+    # A total equal to (or below) input + output changes nothing.
+    data = _spans(("chat", {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 100,
+                            "gen_ai.usage.output_tokens": 20, "gen_ai.usage.total_tokens": 110}))
+    (llm,) = [s for s in decode(data) if s.kind == LLM]
+    assert (llm.output_tokens, llm.reasoning_tokens) == (20, None)
+
+
+def test_langfuse_usage_details_keys_are_bucketed_as_langfuse_does() -> None:
+    cases = [
+        ({"input_tokens": 1234, "output_tokens": 567}, (1234, 567, None, None)),
+        ({"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}, (1000, 100, None, None)),
+        ({"input": 800, "input_cached_tokens": 200, "output": 50, "output_reasoning_tokens": 30},
+         (1000, 80, 200, 30)),
+        ({"input_tokens": 300, "cache_read_input_tokens": 700, "output_tokens": 10}, (1000, 10, 700, None)),
+    ]
+    for usage, (i, o, c, r) in cases:
+        data = _spans(("generation", {"langfuse.observation.type": "generation",
+                                      "langfuse.observation.model.name": "gpt-4o-mini",
+                                      "langfuse.observation.usage_details": orjson.dumps(usage).decode()}))
+        (llm,) = [s for s in decode(data) if s.kind == LLM]
+        assert (llm.input_tokens, llm.output_tokens, llm.cache_read_tokens, llm.reasoning_tokens) == (i, o, c, r), usage
+
+
+def test_workflow_and_plan_spans_repeating_usage_are_not_llm_calls() -> None:
+    usage = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 500, "gen_ai.usage.output_tokens": 50}
+    data = _spans(("invoke_workflow triage", {"gen_ai.operation.name": "invoke_workflow", **usage}),
+                  ("plan", {"gen_ai.operation.name": "plan", **usage}),
+                  ("create_agent helper", {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "helper"}),
+                  ("chat gpt-4o", {"gen_ai.operation.name": "chat", **usage}))
+    kinds = {s.name: s.kind for s in decode(data)}
+    assert kinds["invoke_workflow triage"] == OTHER and kinds["plan"] == OTHER
+    assert kinds["create_agent helper"] == AGENT and kinds["chat gpt-4o"] == LLM
+    task = _task(data)
+    assert task["llm_calls"] == 1 and task["tokens"]["total"] == 550 and task["agent"] == "helper"
