@@ -62,13 +62,13 @@ def check_protobuf() -> Check:
 
 
 def check_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> tuple[Check, Settings | None]:
-    """`AGENTWATCH_*` variables (+ command-line overrides) -> Settings, Kafka security options included."""
-    from .stream.kafka_clients import bootstrap_from_url, kafka_security_config
+    """`AGENTWATCH_*` variables (+ command-line overrides) -> Settings, Kafka security options included
+    (`Settings.validate` checks them)."""
+    from .stream.kafka_clients import bootstrap_from_url
 
     try:
         s = from_env(env, **overrides)
         bootstrap_from_url(s.brokers)
-        kafka_security_config(s)
     except (SettingsError, ValueError) as exc:
         return Check("settings", FAIL, str(exc), config_error=True), None
     security = f", {s.security_protocol}" if s.security_protocol else ""

@@ -14,6 +14,11 @@ from typing import Any
 PREFIX = "AGENTWATCH_"
 
 
+# How a true/false variable may be spelled (any case); empty is false.
+BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False,
+              "": False}
+
+
 class SettingsError(ValueError):
     """An environment variable with a value agentwatch cannot use."""
 
@@ -83,10 +88,8 @@ class Settings:
 def _convert(raw: str, default: Any, var: str) -> Any:
     if isinstance(default, bool):
         low = raw.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off", ""):
-            return False
+        if low in BOOL_WORDS:
+            return BOOL_WORDS[low]
         raise SettingsError(f"{var} must be true or false, got {raw!r}")
     if isinstance(default, int):
         try:

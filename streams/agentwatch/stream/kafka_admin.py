@@ -85,7 +85,7 @@ def _refused(bootstrap: str, errors: list[KafkaError]) -> BrokerRefused | None:
             err = KafkaError(KafkaError._SSL, err.str())
         if err.code() in _REFUSED:
             # librdkafka's text names the broker, the mechanism or the certificate problem, never a secret.
-            why = err.str().split(": ", 1)[-1] if err.str().count(": ") else err.str()
+            why = err.str().split(": ", 1)[-1]
             return BrokerRefused(f"Kafka broker at {bootstrap}: {_REFUSED[err.code()]} ({why}); {_HINT[err.code()]}")
     return None
 

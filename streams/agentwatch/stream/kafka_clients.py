@@ -16,12 +16,13 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
+from ..settings import BOOL_WORDS
+
 log = logging.getLogger("agentwatch.kafka")
 
 DEFAULT_PORT = 9092
 _SECURITY_PROTOCOLS = ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
-_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 def bootstrap_from_url(url: str) -> str:
@@ -127,10 +128,11 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
         if password is not None:
             out["sasl.password"] = password
 
-    if check_hostname is not None and check_hostname.lower() not in _BOOLS:
+    if check_hostname is not None and check_hostname.lower() not in BOOL_WORDS:
         raise ValueError(f"AGENTWATCH_SSL_CHECK_HOSTNAME must be true or false, got {check_hostname!r}")
+    verify_hostname = check_hostname is None or BOOL_WORDS[check_hostname.lower()]
     set_tls = [var for var, value in tls_files.items() if value] + (["SSL_KEY_PASSWORD"] if key_password else [])
-    if check_hostname is not None and not _BOOLS[check_hostname.lower()]:
+    if not verify_hostname:
         set_tls.append("SSL_CHECK_HOSTNAME")
     if set_tls and not is_tls:
         raise ValueError(f"AGENTWATCH_{set_tls[0]} is set but AGENTWATCH_SECURITY_PROTOCOL is not SSL or SASL_SSL")
@@ -146,8 +148,7 @@ def kafka_security_config(settings: Mapping[str, Any] | Any | None) -> dict[str,
     if key_password:
         out["ssl.key.password"] = key_password
     if is_tls:
-        verify = check_hostname is None or _BOOLS[check_hostname.lower()]
-        out["ssl.endpoint.identification.algorithm"] = "https" if verify else "none"
+        out["ssl.endpoint.identification.algorithm"] = "https" if verify_hostname else "none"
         tls_context(out)  # a bad CA bundle, certificate or key fails here, once, with the variable named
     return out
 
