@@ -12,6 +12,10 @@ Rules that make the totals right on real traces (shared/reference/otel-kafka-gen
 - The task's agent is the outermost agent span with a name (earliest start), found whatever the
   arrival order. Until one is seen, the agent named on the task's spans (Traceloop stamps it on every
   descendant) stands in, then the resource's `service.name`.
+- One failure counts once: a failed span whose child also failed (the error propagating up to the agent
+  and root spans, as most instrumentations record it) is not counted again. Each failed span with no
+  failed child counts, under its own error type or, without one (an HTTP client span), the nearest failed
+  ancestor's. Kept for the first `MAX_ERROR_SPANS` failed spans of a task, so arrival order does not matter.
 - Loops are judged in span start order within a batch; a tool span that starts before the last one
   judged (a late arrival from another record) is counted but not judged.
 """
@@ -27,6 +31,7 @@ from .pricing import Pricer
 MAX_MODELS = 16
 MAX_TOOLS = 64
 MAX_ERROR_TYPES = 32
+MAX_ERROR_SPANS = 64  # failed spans kept to tell a failure from its propagation; beyond it each counts alone
 MAX_SCORES = 16
 MAX_EVIDENCE = 8
 MAX_PENDING = 64
@@ -63,6 +68,7 @@ class TaskState:
         "cost_nano",
         "cost_unknown_calls",
         "end_ns",
+        "error_spans",
         "errors",
         "fired",
         "llm_calls",
@@ -117,7 +123,8 @@ class TaskState:
         self.cost_unknown_calls = 0
         self.models: dict[str, int] = {}
         self.tools: dict[str, int] = {}
-        self.errors: dict[str, int] = {}
+        self.errors: dict[str, int] = {}          # failures beyond MAX_ERROR_SPANS, counted per span
+        self.error_spans: dict[str, list[Any]] = {}  # failed span ID -> [parent ID, error type, has failed child]
         self.scores: dict[str, list[float]] = {}   # name -> [sum, n]
         self.max_repeat = 0
         # Loop judging: tool and LLM calls in start order. `recent` holds the last MAX_RECENT calls as
@@ -180,7 +187,7 @@ class TaskState:
             if s.agent_name and kind != AGENT and self.agent_rank < RANK_STAMPED:
                 self.agent, self.agent_rank = s.agent_name, RANK_STAMPED
             if s.error:
-                bump(self.errors, s.error_type or "_OTHER", MAX_ERROR_TYPES)
+                self._failed(s)
             if s.evals:
                 for name, score in s.evals:
                     self.add_score(name, score)
@@ -198,6 +205,33 @@ class TaskState:
             self.tok_cache, self.tok_reason = min(self.tok_cache, cap), min(self.tok_reason, cap)
             for acc in self.pending_llm.values():
                 acc[1:5] = [min(n, cap) for n in acc[1:5]]
+
+    def _failed(self, s: Span) -> None:
+        spans = self.error_spans
+        if s.span_id in spans:  # the same span sent twice
+            return
+        if len(spans) >= MAX_ERROR_SPANS:
+            bump(self.errors, s.error_type or "_OTHER", MAX_ERROR_TYPES)
+            return
+        parent = spans.get(s.parent_id) if s.parent_id else None
+        if parent is not None:
+            parent[2] = True
+        has_child = any(e[0] == s.span_id for e in spans.values())
+        spans[s.span_id] = [s.parent_id, s.error_type, has_child]
+
+    def error_counts(self) -> dict[str, int]:
+        """error type -> failures (see the module docstring: one per failed span with no failed child)."""
+        counts = dict(self.errors)
+        spans = self.error_spans
+        for parent_id, error_type, has_child in spans.values():
+            if has_child:
+                continue
+            for _ in range(len(spans)):  # bounded: hostile parent IDs may form a cycle
+                if error_type is not None or parent_id not in spans:
+                    break
+                parent_id, error_type, _ = spans[parent_id]
+            bump(counts, error_type or "_OTHER", MAX_ERROR_TYPES)
+        return counts
 
     def fire_once(self, rule_name: str) -> bool:
         """True the first time a rule fires for this task (detectors fire once per task and rule)."""
@@ -329,8 +363,9 @@ class TaskState:
     def from_dict(cls, d: dict[str, Any]) -> TaskState:
         t = cls.__new__(cls)
         for k in cls.__slots__:
-            if k[0] != "_":
+            if k[0] != "_" and k != "error_spans":
                 setattr(t, k, d[k])
+        t.error_spans = d.get("error_spans", {})  # absent from state persisted by 0.1.0 (errors counted per span)
         t._reordered = False
         t._close_at_ns = 0
         t.resource = Resource(*d["resource"])

@@ -201,6 +201,11 @@ def _events(span: Span, events: Any, errors: list[InvalidSpan]) -> None:
                 if span.evals is None:
                     span.evals = []
                 span.evals.append((ename, score))
+        elif name == v.TOOL_MESSAGE_EVENT and span.kind == TOOL and span.args_hash is None:
+            # rule `tool_message_args` (Strands): a tool span's arguments only in its gen_ai.tool.message event
+            for kv in ev.attributes:
+                if kv.key == v.TOOL_MESSAGE_CONTENT:
+                    span.args_hash = canonical_args_hash(any_value(kv.value))
         elif name == v.EXCEPTION_EVENT and span.error and span.error_type is None:
             for kv in ev.attributes:
                 if kv.key == v.EXCEPTION_TYPE:
@@ -208,7 +213,7 @@ def _events(span: Span, events: Any, errors: list[InvalidSpan]) -> None:
 
 
 def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | None, lf: str | None,
-              span: Span) -> int:
+              vercel: str | None, genkit: str | None, span: Span) -> int:
     if op is not None:
         kind = v.OPERATION_KIND.get(op)
         if kind is not None:
@@ -221,6 +226,12 @@ def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | Non
         return v.LANGFUSE_KIND.get(lf, OTHER)
     if llm_req is not None:
         return v.LLM_REQUEST_KIND.get(llm_req, LLM)
+    if vercel is not None:
+        kind = v.VERCEL_KIND.get(vercel)
+        if kind is not None:
+            return kind
+    if genkit is not None:
+        return v.GENKIT_KIND.get(genkit, OTHER)
     if span.tool_name is not None:
         return TOOL
     if span.model is not None and (span.input_tokens is not None or span.output_tokens is not None):
@@ -270,7 +281,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                             start, end, res)
                 if s.status.code == _STATUS_ERROR:
                     span.error = True
-                op = tl = llm_req = oi = lf = tl_entity = None
+                op = tl = llm_req = oi = lf = tl_entity = vercel = function_id = genkit = None
+                genkit_name = genkit_output = oi_params = None
                 args: Any = None
                 tool_input: Any = None
                 oi_evals: dict[str, list[Any]] | None = None
@@ -345,9 +357,25 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         llm_req = val.string_value
                     elif slot == v.LF_USAGE:
                         _langfuse_usage(span, key, val, errors)
+                    elif slot == v.VERCEL_OP:
+                        vercel = val.string_value
+                    elif slot == v.VERCEL_FUNCTION:
+                        function_id = as_text(val)
+                    elif slot == v.GENKIT_SUBTYPE:
+                        genkit = val.string_value
+                    elif slot == v.GENKIT_NAME:
+                        genkit_name = as_text(val)
+                    elif slot == v.GENKIT_OUTPUT:
+                        genkit_output = val
+                    elif slot == v.OI_PARAMS:
+                        oi_params = val
+                if genkit is not None:
+                    _genkit(span, genkit, genkit_name, genkit_output, errors)
                 if span.total_tokens is not None:
                     _reported_total(span)
-                kind = span.kind = _classify(op, tl, llm_req, oi, lf, span)
+                kind = span.kind = _classify(op, tl, llm_req, oi, lf, vercel, genkit, span)
+                if kind == LLM and span.model is None and oi_params is not None:
+                    span.model = _request_model(oi_params)
                 if kind == TOOL:
                     if span.tool_name is None:
                         span.tool_name = _tool_name(span, tl_entity)
@@ -359,7 +387,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     if tl == "agent" and tl_entity:
                         span.agent_name = tl_entity
                     elif span.agent_name is None:
-                        span.agent_name = _agent_name(span, lf)
+                        span.agent_name = function_id or _agent_name(span, lf)
                 if s.events:
                     _events(span, s.events, errors)
                 if oi_evals:
@@ -367,6 +395,45 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     if evals:
                         span.evals = (span.evals or []) + evals
                 out.append(span)
+
+
+def _json_object(val: AnyValue) -> dict[str, Any] | None:
+    raw = any_value(val)
+    try:
+        obj = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _genkit(span: Span, subtype: str, name: str | None, output: AnyValue | None,
+            errors: list[InvalidSpan]) -> None:
+    """Rule `genkit_usage`: a Genkit span is named by `genkit:name`; a model span's usage is the `usage`
+    object inside its `genkit:output` JSON (the only place Genkit puts it)."""
+    if subtype == "model":
+        span.model = span.model or name
+        obj = _json_object(output) if output is not None else None
+        usage = obj.get("usage") if obj else None
+        if isinstance(usage, dict):
+            for field, attr in v.GENKIT_USAGE.items():
+                n = usage.get(field)
+                if n is None or isinstance(n, bool) or not isinstance(n, int | float):
+                    continue
+                if is_token_count(n):
+                    setattr(span, attr, int(n))
+                else:
+                    errors.append(_invalid(span.name, f"genkit:output usage.{field}", n, "a token count"))
+    elif subtype == "tool":
+        span.tool_name = span.tool_name or name
+    elif subtype == "flow":
+        span.agent_name = span.agent_name or name
+
+
+def _request_model(params: AnyValue) -> str | None:
+    """Rule `request_model`: OpenInference puts the model of a failed call only in its invocation parameters."""
+    obj = _json_object(params)
+    model = obj.get("model") if obj else None
+    return model[:MAX_LABEL] if isinstance(model, str) and model else None
 
 
 def _reported_total(span: Span) -> None:
@@ -390,12 +457,8 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
     `total` is the total. Input so includes cached tokens whichever way the SDK split them (Langfuse's own
     OpenAI integration sends `input` without and `input_cached_tokens` beside it; Anthropic-style
     `cache_read_input_tokens` is already apart), as the GenAI conventions count it."""
-    raw = any_value(val)
-    try:
-        usage = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(usage, dict):
+    usage = _json_object(val)
+    if usage is None:
         return
     sums: dict[str, int] = {}
     for field, n in usage.items():

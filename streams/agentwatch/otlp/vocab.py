@@ -4,6 +4,15 @@ One table covers every vocabulary agentwatch reads (OTel GenAI current and pre-1
 Traceloop, OpenInference, OpenLIT, Langfuse; see shared/reference/otel-kafka-genai.md §3). The
 normalizer looks each attribute key up once in `KEYS` (a dict: ~40 ns a miss), so a span with none of
 these keys costs little more than its parse. To support a new instrumentation, add its keys here.
+
+Where a framework needs more than a key, one named rule in `normalize.py` does it:
+- `reported_total` (any): a total above input + output counts, the difference as reasoning inside output.
+- `langfuse_usage` (Langfuse SDK): `usage_details` JSON bucketed by key name, as Langfuse buckets it.
+- `genkit_usage` (Firebase Genkit): the usage inside a model span's `genkit:output` JSON (`GENKIT_USAGE`).
+- `request_model` (OpenInference): a failed LLM span has no model key; `llm.invocation_parameters` has it.
+- `tool_message_args` (Strands): a tool span's arguments only in its `gen_ai.tool.message` event.
+- Vercel AI SDK: the kind comes from `ai.operationId` (`VERCEL_KIND`); the run span is the agent.
+- Errors (tasks.py): a failure counts once, on the deepest failed span, not on each ancestor it reaches.
 """
 
 from __future__ import annotations
@@ -35,7 +44,13 @@ from ..model import AGENT, LLM, OTHER, TOOL
     TOOL_ARGS,        # arguments on any span that is a tool call
     TOOL_INPUT,       # generic input (traceloop.entity.input, input.value, langfuse input): args only on tool spans
     ERROR_TYPE,
-) = range(23)
+    VERCEL_OP,        # ai.operationId (Vercel AI SDK)
+    VERCEL_FUNCTION,  # ai.telemetry.functionId: the caller's name for a generateText/streamText run
+    GENKIT_SUBTYPE,   # genkit:metadata:subtype (model, tool, flow)
+    GENKIT_NAME,      # genkit:name: the model, tool or flow name
+    GENKIT_OUTPUT,    # genkit:output: JSON; on a model span it holds the usage (rule `genkit_usage`)
+    OI_PARAMS,        # llm.invocation_parameters: JSON; its "model" names a failed call (rule `request_model`)
+) = range(29)
 
 KEYS: dict[str, int] = {
     # span type
@@ -44,11 +59,18 @@ KEYS: dict[str, int] = {
     "llm.request.type": LLM_REQUEST_TYPE,
     "openinference.span.kind": OI_KIND,
     "langfuse.observation.type": LF_TYPE,
+    "ai.operationId": VERCEL_OP,
+    "ai.telemetry.functionId": VERCEL_FUNCTION,
+    "genkit:metadata:subtype": GENKIT_SUBTYPE,
+    "genkit:name": GENKIT_NAME,
+    "genkit:output": GENKIT_OUTPUT,
+    "llm.invocation_parameters": OI_PARAMS,
     # provider
     "gen_ai.provider.name": PROVIDER,
     "gen_ai.system": PROVIDER,
     "llm.provider": PROVIDER,
     "llm.system": PROVIDER,
+    "ai.model.provider": PROVIDER,
     # model
     "gen_ai.response.model": RESPONSE_MODEL,
     "llm.response.model": RESPONSE_MODEL,
@@ -56,6 +78,8 @@ KEYS: dict[str, int] = {
     "llm.request.model": REQUEST_MODEL,
     "llm.model_name": REQUEST_MODEL,
     "langfuse.observation.model.name": REQUEST_MODEL,
+    "ai.model.id": REQUEST_MODEL,
+    "ai.response.model": RESPONSE_MODEL,
     # tokens
     "gen_ai.usage.input_tokens": INPUT_TOKENS,
     "gen_ai.usage.prompt_tokens": INPUT_TOKENS,
@@ -68,12 +92,21 @@ KEYS: dict[str, int] = {
     "llm.usage.total_tokens": TOTAL_TOKENS,
     "gen_ai.usage.total_tokens": TOTAL_TOKENS,
     "llm.token_count.total": TOTAL_TOKENS,
+    "ai.usage.promptTokens": INPUT_TOKENS,       # Vercel AI SDK 4
+    "ai.usage.completionTokens": OUTPUT_TOKENS,
+    "ai.usage.inputTokens": INPUT_TOKENS,        # Vercel AI SDK 5
+    "ai.usage.outputTokens": OUTPUT_TOKENS,
+    "ai.usage.totalTokens": TOTAL_TOKENS,
+    "ai.usage.reasoningTokens": REASONING_TOKENS,
+    "ai.usage.cachedInputTokens": CACHE_READ_TOKENS,
     "gen_ai.usage.cache_read.input_tokens": CACHE_READ_TOKENS,
     "gen_ai.usage.cache_read_input_tokens": CACHE_READ_TOKENS,
     "llm.token_count.prompt_details.cache_read": CACHE_READ_TOKENS,
     "gen_ai.usage.reasoning.output_tokens": REASONING_TOKENS,
     "gen_ai.usage.reasoning_tokens": REASONING_TOKENS,
     "llm.token_count.completion_details.reasoning": REASONING_TOKENS,
+    "gen_ai.usage.details.reasoning_tokens": REASONING_TOKENS,  # Pydantic AI (its aggregated_usage is not read)
+    "gen_ai.usage.details.cache_read_tokens": CACHE_READ_TOKENS,
     "langfuse.observation.usage_details": LF_USAGE,
     "gen_ai.usage.cost": REPORTED_COST,
     # note: `gen_ai.client.token.usage` (OpenLIT reuses the metric name as a span attribute) is
@@ -93,9 +126,12 @@ KEYS: dict[str, int] = {
     "tool.name": TOOL_NAME,
     "gen_ai.tool.call.arguments": TOOL_ARGS,
     "gen_ai.tool.args": TOOL_ARGS,
+    "ai.toolCall.name": TOOL_NAME,
+    "ai.toolCall.args": TOOL_ARGS,
     "traceloop.entity.input": TOOL_INPUT,
     "input.value": TOOL_INPUT,
     "langfuse.observation.input": TOOL_INPUT,
+    "genkit:input": TOOL_INPUT,
     # errors
     "error.type": ERROR_TYPE,
 }
@@ -119,6 +155,23 @@ TRACELOOP_KIND = {"agent": AGENT, "tool": TOOL}
 LLM_REQUEST_KIND = {"chat": LLM, "completion": LLM, "embedding": LLM, "rerank": LLM}
 OPENINFERENCE_KIND = {"LLM": LLM, "EMBEDDING": LLM, "TOOL": TOOL, "AGENT": AGENT}
 LANGFUSE_KIND = {"generation": LLM, "embedding": LLM, "tool": TOOL, "agent": AGENT}
+# Vercel AI SDK: each provider call is a `.doGenerate`/`.doStream`/`.doEmbed` child of a run span
+# (`ai.generateText`...) whose `ai.usage.*` is the sum over its steps. The run is the agent (named by
+# `ai.telemetry.functionId`): its usage counts only for a task without LLM spans, never on top of them.
+VERCEL_KIND = {
+    "ai.generateText.doGenerate": LLM, "ai.streamText.doStream": LLM, "ai.generateObject.doGenerate": LLM,
+    "ai.streamObject.doStream": LLM, "ai.embed.doEmbed": LLM, "ai.embedMany.doEmbed": LLM,
+    "ai.toolCall": TOOL,
+    "ai.generateText": AGENT, "ai.streamText": AGENT, "ai.generateObject": AGENT, "ai.streamObject": AGENT,
+    "ai.embed": OTHER, "ai.embedMany": OTHER,
+}
+# Firebase Genkit has no gen_ai keys: the span's subtype says what it is and `genkit:name` names it. Only a
+# model span's usage counts: each `generate` util span repeats the usage of its turn's last model response.
+GENKIT_KIND = {"model": LLM, "tool": TOOL, "flow": AGENT}
+# Genkit usage fields (inside `genkit:output`) -> Span attributes. Gemini's outputTokens leaves out the
+# thoughts that its totalTokens has; the reported-total rule puts them back into output.
+GENKIT_USAGE = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "thoughtsTokens": "reasoning_tokens",
+                "cachedContentTokens": "cache_read_tokens", "totalTokens": "total_tokens"}
 
 # Span-name prefixes that carry the name when the attribute is missing (OTel span-name conventions).
 AGENT_SPAN_PREFIX = "invoke_agent "
@@ -136,6 +189,8 @@ EVALUATION_NAME = "gen_ai.evaluation.name"
 EVALUATION_SCORE = "gen_ai.evaluation.score.value"
 OI_EVALUATIONS_PREFIX = "evaluations."
 EXCEPTION_EVENT = "exception"
+TOOL_MESSAGE_EVENT = "gen_ai.tool.message"  # pre-1.37 content event; on a tool span it holds the arguments
+TOOL_MESSAGE_CONTENT = "content"
 EXCEPTION_TYPE = "exception.type"
 
 __all__ = ["AGENT", "LLM", "OTHER", "TOOL"]

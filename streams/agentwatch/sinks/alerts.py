@@ -96,7 +96,7 @@ def summary_json(task: TaskState, outcome: str) -> dict[str, Any]:
         "models": sorted(task.models),
         "tools": dict(task.tools),
         "max_tool_repeat": task.max_repeat,
-        "errors": dict(task.errors),
+        "errors": task.error_counts(),
         "scores": {k: round(s / n, 6) for k, (s, n) in task.scores.items() if n},
         "alerts": list(task.alerts),
     }

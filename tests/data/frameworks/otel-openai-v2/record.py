@@ -52,7 +52,7 @@ def run_task(question, tally):
 
 
 # the fake returned cache and reasoning counts (tallied) but openai-v2 puts them on no span
-tasks = run_two_tasks(run_task, openai, tokens_not_emitted=["cache_read", "reasoning"])
+tasks = run_two_tasks(run_task, openai, not_emitted=["tokens.cache_read", "tokens.reasoning"])
 provider.force_flush()
 
 vers = {p: version(p) for p in ("opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai",
