@@ -51,7 +51,11 @@ KIND_TEXT = ["chat", "execute_tool", "invoke_agent", "embeddings", "agent", "too
 JSON_TEXT = ['{"input": 10, "output": 2, "total": 12}', '{"input": -1, "output": 1e300, "total": 18446744073709551616}',
              '{"input": NaN}', '{"input": 1e400}', '{"input": "7", "output": true, "total": null}',
              '{"args": 5, "kwargs": []}', '{"args": [1], "kwargs": {"a": 1}}', '{"q": "\\ud800"}', "[1, 2, 3]",
-             "not json", '{"b": 1, "a": [18446744073709551616]}']
+             "not json", '{"b": 1, "a": [18446744073709551616]}',
+             # Genkit's genkit:output usage and OpenInference's invocation parameters
+             '{"usage": {"inputTokens": 10, "outputTokens": -2, "thoughtsTokens": 1e300, "totalTokens": NaN}}',
+             '{"usage": {"inputTokens": true, "cachedContentTokens": "7", "totalTokens": 18446744073709551616}}',
+             '{"usage": [1]}', '{"usage": null}', '{"model": 5}', '{"model": ""}', '{"model": "\\ud800"}']
 SURROGATES = ["\ud800", "a\udfff", "\ud83d", "\udc00\ud800"]
 
 
@@ -128,14 +132,18 @@ ROLES = [(key, value) for key, table in [("gen_ai.operation.name", vocab.OPERATI
                                          ("traceloop.span.kind", vocab.TRACELOOP_KIND),
                                          ("openinference.span.kind", vocab.OPENINFERENCE_KIND),
                                          ("langfuse.observation.type", vocab.LANGFUSE_KIND),
-                                         ("llm.request.type", vocab.LLM_REQUEST_KIND)]
+                                         ("llm.request.type", vocab.LLM_REQUEST_KIND),
+                                         ("ai.operationId", vocab.VERCEL_KIND),
+                                         ("genkit:metadata:subtype", vocab.GENKIT_KIND)]
          for value in [*table, "workflow"]]
 NUMBER_KEYS = sorted(k for k, slot in vocab.KEYS.items() if slot in vocab.NUMERIC) + [
     k for k in OI_KEYS if k.endswith("score")]
-JSON_KEYS = sorted(k for k, slot in vocab.KEYS.items() if slot in (vocab.TOOL_ARGS, vocab.TOOL_INPUT, vocab.LF_USAGE))
+JSON_KEYS = sorted(k for k, slot in vocab.KEYS.items() if slot in (vocab.TOOL_ARGS, vocab.TOOL_INPUT, vocab.LF_USAGE,
+                                                                        vocab.GENKIT_OUTPUT, vocab.OI_PARAMS))
 RESOURCE_KEYS = [vocab.RESOURCE_SERVICE, vocab.RESOURCE_NAMESPACE, vocab.RESOURCE_POD, vocab.RESOURCE_DEPLOYMENT,
                  "host.name"]
-EVENT_KEYS = [vocab.EVALUATION_NAME, vocab.EVALUATION_SCORE, vocab.EXCEPTION_TYPE, "exception.message"]
+EVENT_KEYS = [vocab.EVALUATION_NAME, vocab.EVALUATION_SCORE, vocab.EXCEPTION_TYPE, "exception.message",
+              vocab.TOOL_MESSAGE_CONTENT]
 
 
 def _mostly(good: Callable[[], st.SearchStrategy[Any]], *bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -174,7 +182,7 @@ event_attrs = st.lists(st.one_of(st.tuples(st.sampled_from(EVENT_KEYS), any_valu
 resource_attrs = _attr_lists(RESOURCE_KEYS, 3)
 span_keys = st.sampled_from(SPAN_KEYS)
 status_codes = st.sampled_from([0, 1, 2, 7])
-event_names = st.sampled_from([vocab.EVALUATION_EVENT, vocab.EXCEPTION_EVENT, "log"])
+event_names = st.sampled_from([vocab.EVALUATION_EVENT, vocab.EXCEPTION_EVENT, vocab.TOOL_MESSAGE_EVENT, "log"])
 scope_names = st.text(max_size=4)
 
 

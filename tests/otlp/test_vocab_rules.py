@@ -8,6 +8,7 @@ import orjson
 from agentwatch.demo.synth import encode, make_provider
 from agentwatch.engine import Engine
 from agentwatch.model import AGENT, LLM, OTHER
+from agentwatch.otlp.decode import decode_record
 from agentwatch.policy import Policy
 from otel_helpers import decode
 
@@ -81,3 +82,52 @@ def test_workflow_and_plan_spans_repeating_usage_are_not_llm_calls() -> None:
     assert kinds["create_agent helper"] == AGENT and kinds["chat gpt-4o"] == LLM
     task = _task(data)
     assert task["llm_calls"] == 1 and task["tokens"]["total"] == 550 and task["agent"] == "helper"
+
+
+def _decode_with_errors(data: bytes) -> tuple[list, list[str]]:
+    decoded = decode_record(data, max_bytes=1 << 20)
+    return decoded.spans, [str(e) for e in decoded.errors]
+
+
+def test_genkit_usage_is_read_from_the_model_spans_output_only() -> None:
+    usage = {"inputTokens": 1234, "outputTokens": 567, "thoughtsTokens": 89, "cachedContentTokens": 200,
+             "totalTokens": 1890}
+    out = orjson.dumps({"usage": usage, "message": {"role": "model"}}).decode()
+    data = _spans(("googleai/gemini-2.5-flash", {"genkit:type": "action", "genkit:metadata:subtype": "model",
+                                                 "genkit:name": "googleai/gemini-2.5-flash", "genkit:output": out}),
+                  ("generate", {"genkit:type": "util", "genkit:name": "generate", "genkit:output": out}))
+    llm, other = [s for s in decode(data) if s.name != "root"]
+    assert llm.kind == LLM and llm.model == "googleai/gemini-2.5-flash"
+    # Gemini's outputTokens leaves out the thoughts its total has: output gets them back
+    assert (llm.input_tokens, llm.output_tokens, llm.cache_read_tokens, llm.reasoning_tokens) == (1234, 656, 200, 89)
+    assert other.kind == OTHER and other.input_tokens is None  # the generate span repeats the last usage
+    assert _task(data)["tokens"]["total"] == 1890
+
+
+def test_hostile_json_inside_attributes_is_reported_not_raised() -> None:
+    out = '{"usage": {"inputTokens": -3, "outputTokens": 1e300, "totalTokens": "12"}}'
+    data = _spans(("m", {"genkit:metadata:subtype": "model", "genkit:name": "m", "genkit:output": out}),
+                  ("m2", {"genkit:metadata:subtype": "model", "genkit:output": "not json"}),
+                  ("c", {"openinference.span.kind": "LLM", "llm.invocation_parameters": '{"model": 7}'}))
+    spans, errors = _decode_with_errors(data)
+    m, m2, c = [s for s in spans if s.name != "root"]
+    assert (m.kind, m.input_tokens, m.output_tokens, m.total_tokens) == (LLM, None, None, None)
+    assert sorted(e.split(": ", 1)[1] for e in errors) == ["-3 is not a token count", "1e+300 is not a token count"]
+    assert m2.kind == LLM and m2.input_tokens is None and c.model is None
+
+
+def test_a_failed_openinference_call_is_named_by_its_invocation_parameters() -> None:
+    data = _spans(("ChatCompletion", {"openinference.span.kind": "LLM",
+                                      "llm.invocation_parameters": '{"model": "gpt-4o-mini", "tools": []}'}),
+                  ("ok", {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
+                          "llm.invocation_parameters": '{"model": "gpt-4o-2024"}'}))
+    assert [s.model for s in decode(data) if s.name != "root"] == ["gpt-4o-mini", "gpt-4o"]
+
+
+def test_a_reported_cost_in_another_currency_is_not_taken_for_usd() -> None:
+    base = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "my-private-model",
+            "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 1}
+    data = _spans(("usd", {**base, "gen_ai.usage.cost.amount": 0.25, "gen_ai.usage.cost.currency": "USD"}),
+                  ("eur", {**base, "gen_ai.usage.cost.amount": 0.25, "gen_ai.usage.cost.currency": "EUR"}),
+                  ("pydantic", {**base, "operation.cost": 0.5}))
+    assert [s.cost_usd for s in decode(data) if s.name != "root"] == [0.25, None, 0.5]

@@ -282,7 +282,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 if s.status.code == _STATUS_ERROR:
                     span.error = True
                 op = tl = llm_req = oi = lf = tl_entity = vercel = function_id = genkit = None
-                genkit_name = genkit_output = oi_params = None
+                genkit_name = genkit_output = oi_params = currency = None
                 args: Any = None
                 tool_input: Any = None
                 oi_evals: dict[str, list[Any]] | None = None
@@ -369,6 +369,10 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         genkit_output = val
                     elif slot == v.OI_PARAMS:
                         oi_params = val
+                    elif slot == v.COST_CURRENCY:
+                        currency = val.string_value
+                if currency is not None and currency.upper() != "USD":
+                    span.cost_usd = None
                 if genkit is not None:
                     _genkit(span, genkit, genkit_name, genkit_output, errors)
                 if span.total_tokens is not None:

@@ -35,7 +35,7 @@ from ..model import AGENT, LLM, OTHER, TOOL
     CACHE_READ_TOKENS,
     REASONING_TOKENS,
     LF_USAGE,         # Langfuse usage_details: JSON {"input", "output", "total"}
-    REPORTED_COST,    # OpenLIT gen_ai.usage.cost (USD)
+    REPORTED_COST,    # a cost the instrumentation computed (USD): used only for a model without a known price
     AGENT_NAME,
     AGENT_ID,
     TL_ENTITY,        # traceloop.entity.name: the agent's or tool's name, by traceloop.span.kind
@@ -50,7 +50,8 @@ from ..model import AGENT, LLM, OTHER, TOOL
     GENKIT_NAME,      # genkit:name: the model, tool or flow name
     GENKIT_OUTPUT,    # genkit:output: JSON; on a model span it holds the usage (rule `genkit_usage`)
     OI_PARAMS,        # llm.invocation_parameters: JSON; its "model" names a failed call (rule `request_model`)
-) = range(29)
+    COST_CURRENCY,    # gen_ai.usage.cost.currency: a reported cost in another currency than USD is not used
+) = range(30)
 
 KEYS: dict[str, int] = {
     # span type
@@ -109,6 +110,9 @@ KEYS: dict[str, int] = {
     "gen_ai.usage.details.cache_read_tokens": CACHE_READ_TOKENS,
     "langfuse.observation.usage_details": LF_USAGE,
     "gen_ai.usage.cost": REPORTED_COST,
+    "gen_ai.usage.cost.amount": REPORTED_COST,  # semantic-conventions-genai#443 (proposed), with its currency
+    "gen_ai.usage.cost.currency": COST_CURRENCY,
+    "operation.cost": REPORTED_COST,            # Pydantic AI (USD)
     # note: `gen_ai.client.token.usage` (OpenLIT reuses the metric name as a span attribute) is
     # deliberately absent: it is input + output and would double count.
     # agent, session

@@ -1,0 +1,112 @@
+"""Drive two weather-bot tasks through a Microsoft Agent Framework `Agent` (its built-in observability:
+agent_framework.observability) whose OpenAIChatCompletionClient talks to the shared fake Chat Completions
+server (../fake_openai_server.py); write spans.json + expected.json.
+
+usage: record.py PORT SERVER_LOG OUTDIR
+The tallies in expected.json come from what the fake server logged it returned (one JSON line per
+request: usage, model, HTTP status) and from the tool function itself, never from the spans.
+"""
+import asyncio
+import json
+import os
+import sys
+from importlib.metadata import version
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+port, server_log, outdir = sys.argv[1], sys.argv[2], sys.argv[3]
+
+# Our own global SDK provider. agent_framework.observability gets its tracer from the global provider
+# (trace.get_tracer) on each span, so nothing else is needed; configure_otel_providers() is NOT called
+# (it would build its own provider + exporters from OTEL_EXPORTER_OTLP_* / console settings).
+exporter = InMemorySpanExporter()
+provider = TracerProvider(resource=Resource.create({"service.name": "aw-fw-ms-agent-framework"}))
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+from agent_framework import Agent, tool  # noqa: E402
+from agent_framework.observability import OBSERVABILITY_SETTINGS, enable_instrumentation  # noqa: E402
+from agent_framework.openai import OpenAIChatCompletionClient  # noqa: E402
+from openai import AsyncOpenAI  # noqa: E402
+
+# instrumentation is on by default; this also reads ENABLE_SENSITIVE_DATA (record.sh sets it to true)
+enable_instrumentation()
+assert OBSERVABILITY_SETTINGS.enable_instrumentation and OBSERVABILITY_SETTINGS.enable_sensitive_data
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture  # noqa: E402
+
+TOOL_RUNS = []
+
+
+@tool
+def get_weather(city: str) -> dict:
+    """Current weather for a city."""
+    TOOL_RUNS.append({"name": "get_weather", "args": {"city": city}})
+    return weather(city)
+
+
+def server_lines():
+    if not os.path.exists(server_log):
+        return []
+    with open(server_log) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+async def run_task(question):
+    """One Agent.run = one trace. Returns (answer or None, error or None, tally)."""
+    seen, spans_before, TOOL_RUNS[:] = len(server_lines()), len(exporter.get_finished_spans()), []
+    client = OpenAIChatCompletionClient(
+        model=MODEL,
+        async_client=AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-dummy", max_retries=0))
+    agent = Agent(client=client, name=AGENT, instructions="You are weather-bot.", tools=[get_weather])
+    tally, answer, error = new_tally(), None, None
+    try:
+        answer = (await agent.run(question)).text
+    except Exception as e:
+        error = e
+    roots = [s for s in exporter.get_finished_spans()[spans_before:] if s.parent is None]
+    assert len(roots) == 1, [s.name for s in roots]
+    tally["trace_id"] = format(roots[0].context.trace_id, "032x")
+    for line in server_lines()[seen:]:
+        tally["llm_calls"] += 1
+        if line["status"] != 200:
+            continue
+        r, t = line["reply"], tally["tokens"]
+        u = r["usage"]
+        t["input"] += u["prompt_tokens"]          # OpenAI prompt_tokens already include cached tokens
+        t["output"] += u["completion_tokens"]     # ... and completion_tokens include reasoning tokens
+        t["total"] += u["total_tokens"]
+        t["cache_read"] += u["prompt_tokens_details"]["cached_tokens"]
+        t["reasoning"] += u["completion_tokens_details"]["reasoning_tokens"]
+        if r["model"] not in tally["models"]:
+            tally["models"].append(r["model"])
+    for run in TOOL_RUNS:
+        tally["tool_calls"] += 1
+        tally["tools"][run["name"]] = tally["tools"].get(run["name"], 0) + 1
+    if error is not None:
+        key = type(error).__name__
+        tally["errors"][key] = tally["errors"].get(key, 0) + 1
+    if not tally["models"]:
+        tally["models"] = [MODEL]
+    return answer, error, tally
+
+
+async def main():
+    a1, e1, t1 = await run_task("What's the weather in Paris?")
+    assert e1 is None and a1 == "It is 18 C and cloudy in Paris.", (a1, e1)
+    a2, e2, t2 = await run_task("What's the weather in Tokyo?")
+    print("task 2 error:", type(e2).__module__, type(e2).__qualname__, repr(e2), "cause:", repr(e2.__cause__))
+    return [t1, t2]
+
+
+tasks = asyncio.run(main())
+provider.force_flush()
+
+vers = {p: version(p) for p in ("agent-framework-core", "agent-framework-openai", "openai", "opentelemetry-sdk")}
+source = ("Recorded: " + ", ".join(f"{k}=={v}" for k, v in vers.items()) + "; draft")
+write_fixture(outdir, exporter.get_finished_spans(), tasks, source)
