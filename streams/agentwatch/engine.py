@@ -240,7 +240,7 @@ class Engine:
                 now_ns = task_now(task.task_id)
             if not task.open:
                 if now_ns >= (task._close_at_ns or task.root_end_ns + grace_ns):
-                    self._close(task, "error" if task.root_error else "ok", out)
+                    self._close(task, "error" if task.failed else "ok", out)
                 continue
             rule = self.policy.rule_for(task.agent)
             stall = check_stall(task, rule, now_ns)

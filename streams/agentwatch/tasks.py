@@ -12,10 +12,13 @@ Rules that make the totals right on real traces (shared/reference/otel-kafka-gen
 - The task's agent is the outermost agent span with a name (earliest start), found whatever the
   arrival order. Until one is seen, the agent named on the task's spans (Traceloop stamps it on every
   descendant) stands in, then the resource's `service.name`.
-- One failure counts once: a failed span whose child also failed (the error propagating up to the agent
-  and root spans, as most instrumentations record it) is not counted again. Each failed span with no
-  failed child counts, under its own error type or, without one (an HTTP client span), the nearest failed
-  ancestor's. Kept for the first `MAX_ERROR_SPANS` failed spans of a task, so arrival order does not matter.
+- One failure counts once. Most instrumentations mark the failed call and every span above it (agent,
+  chain, cycle, root), and some mark an HTTP client span below it. The unit is the failed call (LLM or
+  tool span): each counts unless a call below it failed too (a tool failing because its LLM call did),
+  under its own error type or, without one, its nearest failed ancestor's. Failed spans of other kinds
+  count only in a task without a failed call, then once per failed span with no failed child. Kept for
+  the first `MAX_ERROR_SPANS` failed spans of a task, so arrival order does not matter. The task fails
+  (outcome `error`) when its root or its agent span failed.
 - Loops are judged in span start order within a batch; a tool span that starts before the last one
   judged (a late arrival from another record) is counted but not judged.
 """
@@ -46,6 +49,10 @@ OTHER_LABEL = "__other__"
 RANK_NONE, RANK_SERVICE, RANK_STAMPED, RANK_AGENT_SPAN = 0, 1, 2, 3
 
 
+# Fields added since 0.1.0, with their value for a task persisted before (its errors were counted per span).
+_ADDED: dict[str, Any] = {"error_spans": dict, "agent_error": bool}
+
+
 def bump(counts: dict[str, int], key: str, cap: int, n: int = 1) -> None:
     """counts[key] += n, keeping at most `cap` keys (the rest count under `__other__`)."""
     if key not in counts and len(counts) >= cap - 1:
@@ -61,6 +68,7 @@ class TaskState:
         "_reordered",
         "absorbed",
         "agent",
+        "agent_error",
         "agent_rank",
         "agent_start_ns",
         "alerts",
@@ -106,6 +114,7 @@ class TaskState:
         self.agent = resource.service or "unknown"
         self.agent_rank = RANK_SERVICE if resource.service else RANK_NONE
         self.agent_start_ns = 0
+        self.agent_error = False      # the task's agent span (outermost) failed
         self.start_ns = 0
         self.end_ns = 0
         self.root_end_ns = 0          # 0 while the root span has not been seen
@@ -124,7 +133,8 @@ class TaskState:
         self.models: dict[str, int] = {}
         self.tools: dict[str, int] = {}
         self.errors: dict[str, int] = {}          # failures beyond MAX_ERROR_SPANS, counted per span
-        self.error_spans: dict[str, list[Any]] = {}  # failed span ID -> [parent ID, error type, has failed child]
+        # failed span ID -> [parent ID, error type, is a call, has a failed child, has a failed call below]
+        self.error_spans: dict[str, list[Any]] = {}
         self.scores: dict[str, list[float]] = {}   # name -> [sum, n]
         self.max_repeat = 0
         # Loop judging: tool and LLM calls in start order. `recent` holds the last MAX_RECENT calls as
@@ -213,25 +223,33 @@ class TaskState:
         if len(spans) >= MAX_ERROR_SPANS:
             bump(self.errors, s.error_type or "_OTHER", MAX_ERROR_TYPES)
             return
+        is_call = s.kind == LLM or s.kind == TOOL
         parent = spans.get(s.parent_id) if s.parent_id else None
         if parent is not None:
-            parent[2] = True
-        has_child = any(e[0] == s.span_id for e in spans.values())
-        spans[s.span_id] = [s.parent_id, s.error_type, has_child]
+            parent[3] = True
+            parent[4] = parent[4] or is_call
+        children = [e for e in spans.values() if e[0] == s.span_id]
+        spans[s.span_id] = [s.parent_id, s.error_type, is_call, bool(children), any(e[2] for e in children)]
 
     def error_counts(self) -> dict[str, int]:
-        """error type -> failures (see the module docstring: one per failed span with no failed child)."""
+        """error type -> failures (see the module docstring)."""
         counts = dict(self.errors)
         spans = self.error_spans
-        for parent_id, error_type, has_child in spans.values():
-            if has_child:
+        calls = any(e[2] for e in spans.values())
+        for parent_id, error_type, is_call, has_child, has_call_below in spans.values():
+            if (has_call_below or not is_call) if calls else has_child:
                 continue
             for _ in range(len(spans)):  # bounded: hostile parent IDs may form a cycle
                 if error_type is not None or parent_id not in spans:
                     break
-                parent_id, error_type, _ = spans[parent_id]
+                parent_id, error_type = spans[parent_id][:2]
             bump(counts, error_type or "_OTHER", MAX_ERROR_TYPES)
         return counts
+
+    @property
+    def failed(self) -> bool:
+        """The task's outcome is `error`: its root span or its agent span failed."""
+        return self.root_error or self.agent_error
 
     def fire_once(self, rule_name: str) -> bool:
         """True the first time a rule fires for this task (detectors fire once per task and rule)."""
@@ -338,6 +356,7 @@ class TaskState:
         name = s.agent_name or s.agent_id
         if name and (self.agent_rank < RANK_AGENT_SPAN or s.start_ns < self.agent_start_ns):
             self.agent, self.agent_rank, self.agent_start_ns = name, RANK_AGENT_SPAN, s.start_ns
+            self.agent_error = s.error
         if s.input_tokens or s.output_tokens:
             usage = [s.input_tokens or 0, s.output_tokens or 0, s.cache_read_tokens or 0, s.reasoning_tokens or 0]
             fb = self.usage_fallback
@@ -363,9 +382,10 @@ class TaskState:
     def from_dict(cls, d: dict[str, Any]) -> TaskState:
         t = cls.__new__(cls)
         for k in cls.__slots__:
-            if k[0] != "_" and k != "error_spans":
+            if k[0] != "_" and k not in _ADDED:
                 setattr(t, k, d[k])
-        t.error_spans = d.get("error_spans", {})  # absent from state persisted by 0.1.0 (errors counted per span)
+        for k, default in _ADDED.items():  # absent from state persisted by 0.1.0
+            setattr(t, k, d.get(k, default()))
         t._reordered = False
         t._close_at_ns = 0
         t.resource = Resource(*d["resource"])

@@ -282,7 +282,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 if s.status.code == _STATUS_ERROR:
                     span.error = True
                 op = tl = llm_req = oi = lf = tl_entity = vercel = function_id = genkit = None
-                genkit_name = genkit_output = oi_params = currency = None
+                genkit_name = genkit_output = oi_params = currency = metadata = None
                 args: Any = None
                 tool_input: Any = None
                 oi_evals: dict[str, list[Any]] | None = None
@@ -340,7 +340,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     elif slot == v.CONVERSATION:
                         span.conversation_id = as_text(val)
                     elif slot == v.ERROR_TYPE:
-                        span.error_type = as_text(val)
+                        span.error_type = _error_type(as_text(val))
                     elif slot == v.AGENT_ID:
                         span.agent_id = as_text(val)
                     elif slot == v.TL_KIND:
@@ -371,6 +371,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         oi_params = val
                     elif slot == v.COST_CURRENCY:
                         currency = val.string_value
+                    elif slot == v.OI_METADATA:
+                        metadata = val.string_value
                 if currency is not None and currency.upper() != "USD":
                     span.cost_usd = None
                 if genkit is not None:
@@ -380,6 +382,9 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 kind = span.kind = _classify(op, tl, llm_req, oi, lf, vercel, genkit, span)
                 if kind == LLM and span.model is None and oi_params is not None:
                     span.model = _request_model(oi_params)
+                elif metadata and oi == "CHAIN" and not span.parent_id and _langgraph_root(name, metadata):
+                    kind = span.kind = AGENT
+                    span.agent_name = name
                 if kind == TOOL:
                     if span.tool_name is None:
                         span.tool_name = _tool_name(span, tl_entity)
@@ -440,6 +445,20 @@ def _request_model(params: AnyValue) -> str | None:
     return model[:MAX_LABEL] if isinstance(model, str) and model else None
 
 
+def _error_type(text: str | None) -> str | None:
+    """Rule `class_repr_error_type` (Semantic Kernel, some util-genai versions): `error.type` set to
+    `str(type(exc))`, `<class 'a.b.Error'>`, names the class `a.b.Error`, as `exception.type` does."""
+    if text and text.startswith("<class '") and text.endswith("'>"):
+        return text[8:-2] or None
+    return text
+
+
+def _langgraph_root(name: str, metadata: str) -> bool:
+    """Rule `langgraph_root`: the root CHAIN span of a LangGraph run, named by the graph's own name."""
+    key, value = v.LANGGRAPH_MARK
+    return name != v.LANGGRAPH_DEFAULT_NAME and key in metadata and value in metadata
+
+
 def _reported_total(span: Span) -> None:
     """A reported total above input + output: count the total, the difference as reasoning (output).
 
@@ -460,12 +479,16 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
     buckets them: a key containing "input" (or "prompt") is input, "output" (or "completion") is output,
     `total` is the total. Input so includes cached tokens whichever way the SDK split them (Langfuse's own
     OpenAI integration sends `input` without and `input_cached_tokens` beside it; Anthropic-style
-    `cache_read_input_tokens` is already apart), as the GenAI conventions count it."""
+    `cache_read_input_tokens` is already apart), as the GenAI conventions count it. The SDK's OpenAI
+    integration sends OpenAI's own usage object instead, its breakdown nested (`_usage_details`)."""
     usage = _json_object(val)
     if usage is None:
         return
     sums: dict[str, int] = {}
     for field, n in usage.items():
+        if isinstance(n, dict) and isinstance(field, str):
+            _usage_details(span, key, field, n, sums, errors)
+            continue
         if not isinstance(field, str) or not isinstance(n, int | float) or isinstance(n, bool):
             continue
         if not is_token_count(n):
@@ -487,6 +510,26 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
         sums[bucket] = sums.get(bucket, 0) + int(n)
     for attr, n in sums.items():
         setattr(span, attr, n)
+
+
+def _usage_details(span: Span, key: str, field: str, details: dict[str, Any], sums: dict[str, int],
+                   errors: list[InvalidSpan]) -> None:
+    """The OpenAI usage object as the Langfuse SDK sends it: `prompt_tokens_details.cached_tokens` and
+    `completion_tokens_details.reasoning_tokens` (`input_tokens_details` / `output_tokens_details` in the
+    Responses API) are parts of the input and output already counted, so they only fill the breakdown."""
+    f = field.lower()
+    bucket, part = (("cache_read_tokens", "cache") if "input" in f or "prompt" in f
+                    else ("reasoning_tokens", "reasoning") if "output" in f or "completion" in f else (None, ""))
+    if bucket is None:
+        return
+    for name, n in details.items():
+        if not isinstance(name, str) or part not in name.lower() or not isinstance(n, int | float) or isinstance(
+                n, bool):
+            continue
+        if not is_token_count(n):
+            errors.append(_invalid(span.name, f"{key}.{field}.{name}", n, "a token count"))
+            continue
+        sums[bucket] = sums.get(bucket, 0) + int(n)
 
 
 def _tool_name(span: Span, tl_entity: str | None) -> str:

@@ -11,6 +11,9 @@ Where a framework needs more than a key, one named rule in `normalize.py` does i
 - `genkit_usage` (Firebase Genkit): the usage inside a model span's `genkit:output` JSON (`GENKIT_USAGE`).
 - `request_model` (OpenInference): a failed LLM span has no model key; `llm.invocation_parameters` has it.
 - `tool_message_args` (Strands): a tool span's arguments only in its `gen_ai.tool.message` event.
+- `langgraph_root` (OpenInference LangChain): a LangGraph run's root CHAIN span is the agent, named as the
+  graph (`create_react_agent(name=...)`); LangGraph's default name `LangGraph` names nothing.
+- `class_repr_error_type` (Semantic Kernel): `error.type` = `<class 'a.b.Error'>` is read as `a.b.Error`.
 - Vercel AI SDK: the kind comes from `ai.operationId` (`VERCEL_KIND`); the run span is the agent.
 - Errors (tasks.py): a failure counts once, on the deepest failed span, not on each ancestor it reaches.
 """
@@ -51,7 +54,8 @@ from ..model import AGENT, LLM, OTHER, TOOL
     GENKIT_OUTPUT,    # genkit:output: JSON; on a model span it holds the usage (rule `genkit_usage`)
     OI_PARAMS,        # llm.invocation_parameters: JSON; its "model" names a failed call (rule `request_model`)
     COST_CURRENCY,    # gen_ai.usage.cost.currency: a reported cost in another currency than USD is not used
-) = range(30)
+    OI_METADATA,      # OpenInference `metadata` JSON: marks a LangGraph run's root (rule `langgraph_root`)
+) = range(31)
 
 KEYS: dict[str, int] = {
     # span type
@@ -66,6 +70,7 @@ KEYS: dict[str, int] = {
     "genkit:name": GENKIT_NAME,
     "genkit:output": GENKIT_OUTPUT,
     "llm.invocation_parameters": OI_PARAMS,
+    "metadata": OI_METADATA,
     # provider
     "gen_ai.provider.name": PROVIDER,
     "gen_ai.system": PROVIDER,
@@ -176,6 +181,9 @@ GENKIT_KIND = {"model": LLM, "tool": TOOL, "flow": AGENT}
 # thoughts that its totalTokens has; the reported-total rule puts them back into output.
 GENKIT_USAGE = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", "thoughtsTokens": "reasoning_tokens",
                 "cachedContentTokens": "cache_read_tokens", "totalTokens": "total_tokens"}
+
+LANGGRAPH_MARK = ("ls_integration", '"langgraph"')   # both in the `metadata` JSON of LangGraph's spans
+LANGGRAPH_DEFAULT_NAME = "LangGraph"
 
 # Span-name prefixes that carry the name when the attribute is missing (OTel span-name conventions).
 AGENT_SPAN_PREFIX = "invoke_agent "

@@ -31,11 +31,15 @@ trace.set_tracer_provider(provider)
 from agent_framework import Agent, tool  # noqa: E402
 from agent_framework.observability import OBSERVABILITY_SETTINGS, enable_instrumentation  # noqa: E402
 from agent_framework.openai import OpenAIChatCompletionClient  # noqa: E402
-from openai import AsyncOpenAI  # noqa: E402
+from openai import AsyncOpenAI, InternalServerError  # noqa: E402
 
 # instrumentation is on by default; this also reads ENABLE_SENSITIVE_DATA (record.sh sets it to true)
 enable_instrumentation()
 assert OBSERVABILITY_SETTINGS.enable_instrumentation and OBSERVABILITY_SETTINGS.enable_sensitive_data
+# OTEL_SEMCONV_STABILITY_OPT_IN unset -> MAF's default, the conventions above v1.36.0 ("latest");
+# set without the gen_ai_latest_experimental token (record.sh: "") -> the v1.36.0 baseline
+LATEST = OBSERVABILITY_SETTINGS.use_latest_experimental_gen_ai_semconv
+assert ("OTEL_SEMCONV_STABILITY_OPT_IN" not in os.environ) == LATEST, os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture  # noqa: E402
@@ -89,18 +93,26 @@ async def run_task(question):
         tally["tool_calls"] += 1
         tally["tools"][run["name"]] = tally["tools"].get(run["name"], 0) + 1
     if error is not None:
+        # Agent.run raises agent_framework.exceptions.ChatClientException (its __cause__/inner_exception is
+        # openai.InternalServerError); MAF's capture_exception writes error.type = type(exc).__name__ on the
+        # chat span and again on the invoke_agent span -> one failure, counted once under that name
         key = type(error).__name__
         tally["errors"][key] = tally["errors"].get(key, 0) + 1
-    if not tally["models"]:
+    if not tally["models"]:  # the failed call returned no model; the request model is what its span carries
         tally["models"] = [MODEL]
+    if not LATEST:
+        # v1.36.0 baseline: cache-read / reasoning usage and gen_ai.tool.call.arguments/result are
+        # "latest"-only attributes (LATEST_EXPERIMENTAL_GEN_AI_ATTRIBUTES, emit_tool_call_attributes)
+        tally["not_emitted"] = ["tokens.cache_read", "tokens.reasoning"]
+        tally["tool_args_recorded"] = False
     return answer, error, tally
 
 
 async def main():
     a1, e1, t1 = await run_task("What's the weather in Paris?")
     assert e1 is None and a1 == "It is 18 C and cloudy in Paris.", (a1, e1)
-    a2, e2, t2 = await run_task("What's the weather in Tokyo?")
-    print("task 2 error:", type(e2).__module__, type(e2).__qualname__, repr(e2), "cause:", repr(e2.__cause__))
+    _, e2, t2 = await run_task("What's the weather in Tokyo?")
+    assert type(e2).__name__ == "ChatClientException" and isinstance(e2.__cause__, InternalServerError), repr(e2)
     return [t1, t2]
 
 
@@ -108,5 +120,16 @@ tasks = asyncio.run(main())
 provider.force_flush()
 
 vers = {p: version(p) for p in ("agent-framework-core", "agent-framework-openai", "openai", "opentelemetry-sdk")}
-source = ("Recorded: " + ", ".join(f"{k}=={v}" for k, v in vers.items()) + "; draft")
+semconv = os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN")
+source = ("Recorded: " + ", ".join(f"{k}=={v}" for k, v in vers.items())
+          + "; agent_framework.Agent(name='weather-bot', tools=[@tool get_weather]) with "
+          "agent_framework.openai.OpenAIChatCompletionClient(model='gpt-4o-mini', async_client=AsyncOpenAI(base_url, "
+          "api_key='sk-dummy', max_retries=0)) (Chat Completions; in this version OpenAIChatClient is the Responses "
+          "API client) against a scripted stdlib fake Chat Completions server on 127.0.0.1 (../fake_openai_server.py); "
+          "tracing = agent_framework.observability (ENABLE_INSTRUMENTATION=true, ENABLE_SENSITIVE_DATA=true) into "
+          "our own global SDK TracerProvider + InMemorySpanExporter (configure_otel_providers not called); "
+          "OTEL_SEMCONV_STABILITY_OPT_IN=" + ("unset (MAF default: latest conventions)" if semconv is None
+                                              else repr(semconv) + " (v1.36.0 baseline)")
+          + "; 2 tasks: (1) get_weather tool call + final answer, (2) get_weather tool call then an HTTP 500 "
+          "on the 2nd model call.")
 write_fixture(outdir, exporter.get_finished_spans(), tasks, source)
