@@ -62,6 +62,11 @@ def test_langfuse_usage_details_keys_are_bucketed_as_langfuse_does() -> None:
         ({"input": 800, "input_cached_tokens": 200, "output": 50, "output_reasoning_tokens": 30},
          (1000, 80, 200, 30)),
         ({"input_tokens": 300, "cache_read_input_tokens": 700, "output_tokens": 10}, (1000, 10, 700, None)),
+        # the SDK's OpenAI integration: OpenAI's usage object, its breakdown nested (parts already counted)
+        ({"prompt_tokens": 1234, "completion_tokens": 567, "total_tokens": 1801,
+          "prompt_tokens_details": {"cached_tokens": 200, "audio_tokens": 0},
+          "completion_tokens_details": {"reasoning_tokens": 89, "audio_tokens": 0}}, (1234, 567, 200, 89)),
+        ({"input_tokens": 10, "output_tokens": 5, "input_tokens_details": {"cached_tokens": 4}}, (10, 5, 4, None)),
     ]
     for usage, (i, o, c, r) in cases:
         data = _spans(("generation", {"langfuse.observation.type": "generation",
@@ -131,3 +136,20 @@ def test_a_reported_cost_in_another_currency_is_not_taken_for_usd() -> None:
                   ("eur", {**base, "gen_ai.usage.cost.amount": 0.25, "gen_ai.usage.cost.currency": "EUR"}),
                   ("pydantic", {**base, "operation.cost": 0.5}))
     assert [s.cost_usd for s in decode(data) if s.name != "root"] == [0.25, None, 0.5]
+
+
+def test_langgraph_root_names_the_agent_unless_it_has_langgraphs_default_name() -> None:
+    for name, agent in [("weather-bot", "weather-bot"), ("LangGraph", "svc")]:
+        provider = make_provider("svc")
+        tracer = provider.get_tracer("rules")
+        with tracer.start_as_current_span(name, attributes={"openinference.span.kind": "CHAIN",
+                                                            "metadata": '{"ls_integration": "langgraph"}'}):
+            with tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT"}):
+                pass
+        assert _task(encode(provider.memory_exporter.get_finished_spans()))["agent"] == agent
+
+
+def test_error_type_given_as_a_class_repr_names_the_class() -> None:
+    data = _spans(("chat", {"gen_ai.operation.name": "chat", "error.type": "<class 'sk.errors.ServiceError'>"}))
+    (llm,) = [s for s in decode(data) if s.kind == LLM]
+    assert llm.error_type == "sk.errors.ServiceError"
