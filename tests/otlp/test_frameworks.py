@@ -3,7 +3,9 @@ gives the numbers the instrumentation and its fake model reported (each director
 double count. Each directory has the script that records it again (record.sh) and NOTES.md on its keys.
 
 `not_emitted` in expected.json lists what the task did (the fake returned reasoning tokens, a tool ran) that
-no span of that instrumentation records: agentwatch must then count 0, not make it up.
+no span of that instrumentation records: agentwatch must then count 0, not make it up. `not_read` lists what
+the spans do say but agentwatch does not read (a ✗ in the README's table, with the reason in NOTES.md):
+nothing is asserted for those fields.
 
 The README's conformance table has one row per directory; every ✓ in it is one of the checks below.
 """
@@ -44,7 +46,9 @@ def test_replay_matches_the_instrumentation(capsys: pytest.CaptureFixture[str], 
         where = f"{fixture.relative_to(FRAMEWORKS)} trace {want['trace_id']}"
         # What the task did but no span of this instrumentation says: nothing may be made up for it.
         missing = set(want.get("not_emitted", ()))
-        assert task["llm_calls"] == want["llm_calls"], where
+        unread = set(want.get("not_read", ()))
+        if "llm_calls" not in unread:
+            assert task["llm_calls"] == want["llm_calls"], where
         if "tool_calls" in missing:
             assert (task["tool_calls"], task["tools"]) == (0, {}), where
         else:
@@ -53,10 +57,11 @@ def test_replay_matches_the_instrumentation(capsys: pytest.CaptureFixture[str], 
         for field in ("input", "output", "cache_read", "reasoning", "total"):
             n = 0 if f"tokens.{field}" in missing else want["tokens"][field]
             assert task["tokens"][field] == n, f"{where}: tokens.{field}"
-        assert sorted(task["models"]) == sorted(want["models"]), where
-        if want.get("agent"):
+        if "models" not in unread:
+            assert sorted(task["models"]) == sorted(want["models"]), where
+        if want.get("agent") and "agent" not in unread:
             assert task["agent"] == want["agent"], where
-        if want.get("errors") is not None:
+        if want.get("errors") is not None and "errors" not in unread:
             assert task["errors"] == want["errors"], where
         if want.get("tool_args_recorded") and "tool_calls" not in missing:
             # loop detection compares tool calls by their arguments: every tool span must have them

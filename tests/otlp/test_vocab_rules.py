@@ -142,10 +142,10 @@ def test_langgraph_root_names_the_agent_unless_it_has_langgraphs_default_name() 
     for name, agent in [("weather-bot", "weather-bot"), ("LangGraph", "svc")]:
         provider = make_provider("svc")
         tracer = provider.get_tracer("rules")
-        with tracer.start_as_current_span(name, attributes={"openinference.span.kind": "CHAIN",
-                                                            "metadata": '{"ls_integration": "langgraph"}'}):
-            with tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT"}):
-                pass
+        root = {"openinference.span.kind": "CHAIN", "metadata": '{"ls_integration": "langgraph"}'}
+        with (tracer.start_as_current_span(name, attributes=root),
+              tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT"})):
+            pass
         assert _task(encode(provider.memory_exporter.get_finished_spans()))["agent"] == agent
 
 

@@ -234,7 +234,8 @@ def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | Non
         return v.GENKIT_KIND.get(genkit, OTHER)
     if span.tool_name is not None:
         return TOOL
-    if span.model is not None and (span.input_tokens is not None or span.output_tokens is not None):
+    if (span.input_tokens is not None or span.output_tokens is not None) and (
+            span.model is not None or span.name == v.CODEX_CALL_SPAN) and (span.name, span.provider) != v.ADK_WRAPPER:
         return LLM
     return OTHER
 

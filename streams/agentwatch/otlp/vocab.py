@@ -13,6 +13,9 @@ Where a framework needs more than a key, one named rule in `normalize.py` does i
 - `tool_message_args` (Strands): a tool span's arguments only in its `gen_ai.tool.message` event.
 - `langgraph_root` (OpenInference LangChain): a LangGraph run's root CHAIN span is the agent, named as the
   graph (`create_react_agent(name=...)`); LangGraph's default name `LangGraph` names nothing.
+- `codex_call` (OpenAI Codex CLI): its `handle_responses` span with usage is the LLM call; it names no
+  model (the model is on an ancestor span: the call counts under `unknown`).
+- `adk_wrapper` (Google ADK schema v1): its `call_llm` span repeats the usage of the model call inside it.
 - `class_repr_error_type` (Semantic Kernel): `error.type` = `<class 'a.b.Error'>` is read as `a.b.Error`.
 - Vercel AI SDK: the kind comes from `ai.operationId` (`VERCEL_KIND`); the run span is the agent.
 - Errors (tasks.py): a failure counts once, on the deepest failed span, not on each ancestor it reaches.
@@ -113,11 +116,14 @@ KEYS: dict[str, int] = {
     "llm.token_count.completion_details.reasoning": REASONING_TOKENS,
     "gen_ai.usage.details.reasoning_tokens": REASONING_TOKENS,  # Pydantic AI (its aggregated_usage is not read)
     "gen_ai.usage.details.cache_read_tokens": CACHE_READ_TOKENS,
+    "codex.usage.reasoning_output_tokens": REASONING_TOKENS,   # OpenAI Codex CLI, on its `handle_responses` span
+    "codex.usage.total_tokens": TOTAL_TOKENS,
     "langfuse.observation.usage_details": LF_USAGE,
     "gen_ai.usage.cost": REPORTED_COST,
     "gen_ai.usage.cost.amount": REPORTED_COST,  # semantic-conventions-genai#443 (proposed), with its currency
     "gen_ai.usage.cost.currency": COST_CURRENCY,
     "operation.cost": REPORTED_COST,            # Pydantic AI (USD)
+    # note: Codex's `codex.turn.token_usage.*` (the turn span's sum over its calls) is deliberately absent.
     # note: `gen_ai.client.token.usage` (OpenLIT reuses the metric name as a span attribute) is
     # deliberately absent: it is input + output and would double count.
     # agent, session
@@ -137,6 +143,7 @@ KEYS: dict[str, int] = {
     "gen_ai.tool.args": TOOL_ARGS,
     "ai.toolCall.name": TOOL_NAME,
     "ai.toolCall.args": TOOL_ARGS,
+    "gcp.vertex.agent.tool_call_args": TOOL_ARGS,   # Google ADK, telemetry schema v1
     "traceloop.entity.input": TOOL_INPUT,
     "input.value": TOOL_INPUT,
     "langfuse.observation.input": TOOL_INPUT,
@@ -184,6 +191,11 @@ GENKIT_USAGE = {"inputTokens": "input_tokens", "outputTokens": "output_tokens", 
 
 LANGGRAPH_MARK = ("ls_integration", '"langgraph"')   # both in the `metadata` JSON of LangGraph's spans
 LANGGRAPH_DEFAULT_NAME = "LangGraph"
+
+CODEX_CALL_SPAN = "handle_responses"
+# Google ADK's telemetry schema v1: each model call is a `call_llm` span (gen_ai.system = ADK's own name)
+# around a `generate_content` span, both with the call's usage: the wrapper is not a call.
+ADK_WRAPPER = ("call_llm", "gcp.vertex.agent")
 
 # Span-name prefixes that carry the name when the attribute is missing (OTel span-name conventions).
 AGENT_SPAN_PREFIX = "invoke_agent "

@@ -107,8 +107,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
         req = json.loads(body or b"{}")
         status, reply, key = plan(req)
-        self._log({"method": "POST", "path": self.path, "key": list(key), "status": status, "request": req,
-                   "reply": reply})
+        self._log({"method": "POST", "path": self.path, "key": list(key), "status": status,
+                   "traceparent": self.headers.get("traceparent"), "request": req, "reply": reply})
         if status != 200:
             return self._send_json(status, reply)
         data = "".join(f"event: {ev['type']}\ndata: {json.dumps(ev)}\n\n" for ev in reply).encode()
