@@ -13,12 +13,14 @@ SAMPLE = [
 
 
 @pytest.mark.parametrize(("model", "provider"), SAMPLE)
-@pytest.mark.parametrize(("inp", "out", "cache"), [(2000, 200, 1000), (150_000, 4000, 0), (10, 0, 0)])
-def test_fast_path_agrees_with_calc_price(model, provider, inp, out, cache):
+@pytest.mark.parametrize(("inp", "out", "cache", "write"), [(2000, 200, 1000, 0), (150_000, 4000, 0, 0), (10, 0, 0, 0),
+                                                          (5000, 100, 1000, 3000), (250_000, 10, 0, 240_000)])
+def test_fast_path_agrees_with_calc_price(model, provider, inp, out, cache, write):
     pricer = Pricer()
-    got = pricer.cost(model, provider, TS, inp, out, cache)
+    got = pricer.cost(model, provider, TS, inp, out, cache, write)
     pid = {"gcp.vertex_ai": "google"}.get(provider, provider)
-    want = calc_price(Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cache), model_ref=model,
+    want = calc_price(Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cache, cache_write_tokens=write),
+                      model_ref=model,
                       provider_id=pid, genai_request_timestamp=datetime.fromtimestamp(TS / 1e9, UTC)).total_price
     assert got == pytest.approx(float(want), rel=1e-9, abs=1e-12)
 

@@ -63,6 +63,7 @@ class Span:
         "agent_name",
         "args_hash",
         "cache_read_tokens",
+        "cache_write_tokens",
         "conversation_id",
         "cost_usd",
         "end_ns",
@@ -107,6 +108,7 @@ class Span:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.cache_read_tokens: int | None = None
+        self.cache_write_tokens: int | None = None  # part of input; priced apart (the cache-write rate)
         self.reasoning_tokens: int | None = None
         self.total_tokens: int | None = None
         self.cost_usd: float | None = None

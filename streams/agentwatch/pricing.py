@@ -6,9 +6,9 @@ day) into plain floats per token, and a call's cost is a few multiplications. Ti
 is chosen by the call's input tokens and applies to all its tokens, as genai-prices does) are kept as
 (base, [(start, price)]). Prices never come from the network: `UpdatePrices` is never started.
 
-Token semantics follow the GenAI conventions: input tokens include cache reads, so uncached input =
-input - cache_read, priced at the input rate; cache reads at the cache-read rate (the input rate
-where the model has none).
+Token semantics follow the GenAI conventions: input tokens include cache reads and cache writes, so
+uncached input = input - cache_read - cache_write, priced at the input rate; cache reads at the
+cache-read rate and cache writes at the cache-write rate (each the input rate where the model has none).
 """
 
 from __future__ import annotations
@@ -53,17 +53,21 @@ def _at(rate: Rate, input_tokens: int) -> float:
 class Rates:
     """Per-token USD rates of one model on one day."""
 
-    __slots__ = ("cache_read", "input", "output")
+    __slots__ = ("cache_read", "cache_write", "input", "output")
 
-    def __init__(self, input: Rate, output: Rate, cache_read: Rate | None) -> None:
+    def __init__(self, input: Rate, output: Rate, cache_read: Rate | None, cache_write: Rate | None = None) -> None:
         self.input = input
         self.output = output
         self.cache_read = cache_read if cache_read is not None else input
+        self.cache_write = cache_write if cache_write is not None else input
 
-    def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> float:
-        uncached = max(input_tokens - cache_read_tokens, 0)
-        return (uncached * _at(self.input, input_tokens) + cache_read_tokens * _at(self.cache_read, input_tokens)
+    def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int = 0) -> float:
+        uncached = max(input_tokens - cache_read_tokens - cache_write_tokens, 0)
+        cost = (uncached * _at(self.input, input_tokens) + cache_read_tokens * _at(self.cache_read, input_tokens)
                 + output_tokens * _at(self.output, input_tokens))
+        if cache_write_tokens:
+            cost += cache_write_tokens * _at(self.cache_write, input_tokens)
+        return cost
 
 
 class Pricer:
@@ -95,7 +99,7 @@ class Pricer:
         return rates
 
     def cost(self, model: str | None, provider: str | None, ts_ns: int, input_tokens: int, output_tokens: int,
-             cache_read_tokens: int) -> float | None:
+             cache_read_tokens: int, cache_write_tokens: int = 0) -> float | None:
         """USD for one call, or None when the model's price is unknown."""
         if not model:
             return None
@@ -104,7 +108,7 @@ class Pricer:
             if model in self.unknown_models or len(self.unknown_models) < _CACHE_MAX:
                 self.unknown_models[model] = self.unknown_models.get(model, 0) + 1
             return None
-        return rates.cost(input_tokens, output_tokens, cache_read_tokens)
+        return rates.cost(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
 
     def _lookup(self, model: str, provider: str | None, ts_ns: int) -> Rates | None:
         if self._snapshot is None:
@@ -126,4 +130,5 @@ class Pricer:
         inp, out = _rate(getattr(mp, "input_mtok", None)), _rate(getattr(mp, "output_mtok", None))
         if inp is None or out is None:
             return None
-        return Rates(inp, out, _rate(getattr(mp, "cache_read_mtok", None)))
+        return Rates(inp, out, _rate(getattr(mp, "cache_read_mtok", None)),
+                     _rate(getattr(mp, "cache_write_mtok", None)))

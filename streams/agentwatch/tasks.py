@@ -277,7 +277,7 @@ class TaskState:
         if s.input_tokens is None and s.output_tokens is None and s.total_tokens:
             self.tok_other += s.total_tokens
         model = s.model or "unknown"
-        cost = pricer.cost(s.model, s.provider, s.end_ns, i, o, c)
+        cost = pricer.cost(s.model, s.provider, s.end_ns, i, o, c, s.cache_write_tokens or 0)
         if cost is None:
             cost = s.cost_usd  # OpenLIT reports its own estimate; better than nothing
         if cost is None:

@@ -153,3 +153,20 @@ def test_error_type_given_as_a_class_repr_names_the_class() -> None:
     data = _spans(("chat", {"gen_ai.operation.name": "chat", "error.type": "<class 'sk.errors.ServiceError'>"}))
     (llm,) = [s for s in decode(data) if s.kind == LLM]
     assert llm.error_type == "sk.errors.ServiceError"
+
+
+def test_cache_writes_are_part_of_input_and_priced_at_the_cache_write_rate() -> None:
+    from agentwatch.pricing import Pricer
+
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+             "gen_ai.request.model": "claude-3-5-sonnet-latest", "gen_ai.usage.input_tokens": 5000,
+             "gen_ai.usage.output_tokens": 100, "gen_ai.usage.cache_creation.input_tokens": 3000}
+    data = _spans(("chat", attrs))
+    (llm,) = [s for s in decode(data) if s.kind == LLM]
+    assert llm.cache_write_tokens == 3000
+    task = _task(data)
+    assert task["tokens"]["input"] == 5000 and task["tokens"]["total"] == 5100  # not counted twice
+    pricer = Pricer()
+    written = pricer.cost("claude-3-5-sonnet-latest", "anthropic", llm.end_ns, 5000, 100, 0, 3000)
+    assert task["cost_usd"] == round(written, 6)
+    assert written > pricer.cost("claude-3-5-sonnet-latest", "anthropic", llm.end_ns, 5000, 100, 0)

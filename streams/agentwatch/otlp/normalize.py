@@ -319,8 +319,10 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                             span.cache_read_tokens = int(n)
                         elif slot == v.REASONING_TOKENS:
                             span.reasoning_tokens = int(n)
-                        else:  # TOTAL_TOKENS (the cost is handled above)
+                        elif slot == v.TOTAL_TOKENS:
                             span.total_tokens = int(n)
+                        else:  # CACHE_WRITE_TOKENS (the cost is handled above)
+                            span.cache_write_tokens = int(n)
                     elif slot == v.OPERATION:
                         op = val.string_value
                     elif slot == v.REQUEST_MODEL:

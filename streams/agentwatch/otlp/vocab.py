@@ -58,7 +58,8 @@ from ..model import AGENT, LLM, OTHER, TOOL
     OI_PARAMS,        # llm.invocation_parameters: JSON; its "model" names a failed call (rule `request_model`)
     COST_CURRENCY,    # gen_ai.usage.cost.currency: a reported cost in another currency than USD is not used
     OI_METADATA,      # OpenInference `metadata` JSON: marks a LangGraph run's root (rule `langgraph_root`)
-) = range(31)
+    CACHE_WRITE_TOKENS,  # part of input, priced at the cache-write rate (not in the summary's tokens)
+) = range(32)
 
 KEYS: dict[str, int] = {
     # span type
@@ -111,6 +112,11 @@ KEYS: dict[str, int] = {
     "gen_ai.usage.cache_read.input_tokens": CACHE_READ_TOKENS,
     "gen_ai.usage.cache_read_input_tokens": CACHE_READ_TOKENS,
     "llm.token_count.prompt_details.cache_read": CACHE_READ_TOKENS,
+    "gen_ai.usage.cache_creation.input_tokens": CACHE_WRITE_TOKENS,
+    "gen_ai.usage.cache_creation_input_tokens": CACHE_WRITE_TOKENS,   # OpenLLMetry (Anthropic's name)
+    "gen_ai.usage.cache_write.input_tokens": CACHE_WRITE_TOKENS,      # Codex CLI, proposed conventions
+    "llm.token_count.prompt_details.cache_write": CACHE_WRITE_TOKENS,
+    "ai.usage.inputTokenDetails.cacheWriteTokens": CACHE_WRITE_TOKENS,
     "gen_ai.usage.reasoning.output_tokens": REASONING_TOKENS,
     "gen_ai.usage.reasoning_tokens": REASONING_TOKENS,
     "llm.token_count.completion_details.reasoning": REASONING_TOKENS,
@@ -153,7 +159,8 @@ KEYS: dict[str, int] = {
 }
 
 # Slots whose value is a count or an amount; the rest are strings (or structured, for arguments).
-NUMERIC = frozenset({INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, REASONING_TOKENS, REPORTED_COST})
+NUMERIC = frozenset({INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, REASONING_TOKENS, REPORTED_COST,
+                     CACHE_WRITE_TOKENS})
 
 # Span type per vocabulary. Unlisted values (workflow, chain, retriever, embeddings' cousins...) are OTHER.
 # GenAI operations listed as OTHER are final: a workflow or plan span may repeat its children's usage and
