@@ -219,6 +219,8 @@ def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | Non
         if kind is not None:
             return kind
     if oi is not None:
+        if oi == "LLM" and span.name.endswith(v.LLAMAINDEX_PREPARE_SUFFIX):
+            return OTHER
         return v.OPENINFERENCE_KIND.get(oi, OTHER)
     if tl is not None:
         return v.TRACELOOP_KIND.get(tl, OTHER)
@@ -548,6 +550,8 @@ def _agent_name(span: Span, lf: str | None) -> str | None:
     name = span.name
     if name.startswith(v.AGENT_SPAN_PREFIX):
         return name[len(v.AGENT_SPAN_PREFIX):]
+    if name.endswith(v.CREWAI_AGENT_SUFFIX):
+        return name[:-len(v.CREWAI_AGENT_SUFFIX)] or None
     if lf == "agent":  # Langfuse names the observation after the agent
         return name
     return None

@@ -16,6 +16,8 @@ Where a framework needs more than a key, one named rule in `normalize.py` does i
 - `codex_call` (OpenAI Codex CLI): its `handle_responses` span with usage is the LLM call; it names no
   model (the model is on an ancestor span: the call counts under `unknown`).
 - `adk_wrapper` (Google ADK schema v1): its `call_llm` span repeats the usage of the model call inside it.
+- `llamaindex_prepare` (OpenInference LlamaIndex): `*._prepare_chat_with_tools` LLM spans make no call.
+- `crewai_agent` (OpenInference CrewAI): the AGENT span `<role>._execute_core` names the agent `<role>`.
 - `class_repr_error_type` (Semantic Kernel): `error.type` = `<class 'a.b.Error'>` is read as `a.b.Error`.
 - Vercel AI SDK: the kind comes from `ai.operationId` (`VERCEL_KIND`); the run span is the agent.
 - Errors (tasks.py): a failure counts once, on the deepest failed span, not on each ancestor it reaches.
@@ -200,6 +202,10 @@ LANGGRAPH_MARK = ("ls_integration", '"langgraph"')   # both in the `metadata` JS
 LANGGRAPH_DEFAULT_NAME = "LangGraph"
 
 CODEX_CALL_SPAN = "handle_responses"
+# OpenInference LlamaIndex marks the preparation of a tool-calling request as an LLM span: no call is made.
+LLAMAINDEX_PREPARE_SUFFIX = "._prepare_chat_with_tools"
+# OpenInference CrewAI names the agent only in its AGENT span's name, `<role>._execute_core`.
+CREWAI_AGENT_SUFFIX = "._execute_core"
 # Google ADK's telemetry schema v1: each model call is a `call_llm` span (gen_ai.system = ADK's own name)
 # around a `generate_content` span, both with the call's usage: the wrapper is not a call.
 ADK_WRAPPER = ("call_llm", "gcp.vertex.agent")
