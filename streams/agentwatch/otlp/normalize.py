@@ -331,7 +331,9 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         if span.model is None:
                             span.model = as_text(val)
                     elif slot == v.RESPONSE_MODEL:
-                        span.model = as_text(val) or span.model
+                        model = as_text(val)
+                        if model and model != v.MODEL_NONE:
+                            span.model = model
                     elif slot == v.PROVIDER:
                         span.provider = as_text(val)
                     elif slot == v.AGENT_NAME:

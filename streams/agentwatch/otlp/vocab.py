@@ -152,6 +152,8 @@ KEYS: dict[str, int] = {
     "ai.toolCall.name": TOOL_NAME,
     "ai.toolCall.args": TOOL_ARGS,
     "gcp.vertex.agent.tool_call_args": TOOL_ARGS,   # Google ADK, telemetry schema v1
+    "spring.ai.tool.definition.name": TOOL_NAME,    # Spring AI
+    "spring.ai.tool.call.arguments": TOOL_ARGS,
     "traceloop.entity.input": TOOL_INPUT,
     "input.value": TOOL_INPUT,
     "langfuse.observation.input": TOOL_INPUT,
@@ -202,6 +204,7 @@ LANGGRAPH_MARK = ("ls_integration", '"langgraph"')   # both in the `metadata` JS
 LANGGRAPH_DEFAULT_NAME = "LangGraph"
 
 CODEX_CALL_SPAN = "handle_responses"
+MODEL_NONE = "none"  # Micrometer's empty value (Spring AI's failed call): no model
 # OpenInference LlamaIndex marks the preparation of a tool-calling request as an LLM span: no call is made.
 LLAMAINDEX_PREPARE_SUFFIX = "._prepare_chat_with_tools"
 # OpenInference CrewAI names the agent only in its AGENT span's name, `<role>._execute_core`.
