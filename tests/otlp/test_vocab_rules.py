@@ -80,10 +80,11 @@ def test_workflow_and_plan_spans_repeating_usage_are_not_llm_calls() -> None:
     usage = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 500, "gen_ai.usage.output_tokens": 50}
     data = _spans(("invoke_workflow triage", {"gen_ai.operation.name": "invoke_workflow", **usage}),
                   ("plan", {"gen_ai.operation.name": "plan", **usage}),
+                  ("invoke_node agent", {"gen_ai.operation.name": "invoke_node", **usage}),
                   ("create_agent helper", {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "helper"}),
                   ("chat gpt-4o", {"gen_ai.operation.name": "chat", **usage}))
     kinds = {s.name: s.kind for s in decode(data)}
-    assert kinds["invoke_workflow triage"] == OTHER and kinds["plan"] == OTHER
+    assert kinds["invoke_workflow triage"] == OTHER and kinds["plan"] == OTHER and kinds["invoke_node agent"] == OTHER
     assert kinds["create_agent helper"] == AGENT and kinds["chat gpt-4o"] == LLM
     task = _task(data)
     assert task["llm_calls"] == 1 and task["tokens"]["total"] == 550 and task["agent"] == "helper"

@@ -177,6 +177,7 @@ OPERATION_KIND = {
     # the memory operations proposed in semantic-conventions#3250
     "create_memory_store": OTHER, "search_memory": OTHER, "update_memory": OTHER, "delete_memory": OTHER,
     "delete_memory_store": OTHER,
+    "invoke_node": OTHER,  # a graph node / workflow step, proposed in semantic-conventions-genai#188
 }
 TRACELOOP_KIND = {"agent": AGENT, "tool": TOOL}
 LLM_REQUEST_KIND = {"chat": LLM, "completion": LLM, "embedding": LLM, "rerank": LLM}

@@ -86,6 +86,33 @@ def run_two_tasks(run_task, openai, **extra):
     return [t1, t2]
 
 
+def read_log(path):
+    """The fake server's request log (one JSON object per request); empty before its first request."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def tally_replies(tally, lines):
+    """Add what the fake returned to `tally` (`lines`: this task's records from `read_log`; every request is one
+    model call). For the recorders whose framework runs its own model loop."""
+    tk = tally["tokens"]
+    for rec in lines:
+        tally["llm_calls"] += 1
+        reply = rec["reply"]
+        if rec["status"] != 200:
+            continue
+        u = reply["usage"]
+        tk["input"] += u["prompt_tokens"]
+        tk["output"] += u["completion_tokens"]
+        tk["total"] += u["total_tokens"]
+        tk["cache_read"] += u["prompt_tokens_details"]["cached_tokens"]
+        tk["reasoning"] += u["completion_tokens_details"]["reasoning_tokens"]
+        if reply["model"] not in tally["models"]:
+            tally["models"].append(reply["model"])
+
+
 def _hexify(obj):
     if isinstance(obj, dict):
         return {k: base64.b64decode(v).hex() if k in ("traceId", "spanId", "parentSpanId") and isinstance(v, str)

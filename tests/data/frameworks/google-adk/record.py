@@ -9,7 +9,6 @@ The tallies in expected.json come from what the fake server logged it returned (
 HTTP status) and from the tool function itself, never from the spans.
 """
 import asyncio
-import json
 import os
 import sys
 from importlib.metadata import version
@@ -33,7 +32,7 @@ from google.adk.runners import InMemoryRunner  # noqa: E402
 from google.genai import errors, types  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from weather_bot import new_tally, weather, write_fixture  # noqa: E402
+from weather_bot import new_tally, read_log, weather, write_fixture  # noqa: E402
 
 AGENT, MODEL = "weather_bot", "gemini-2.5-flash"
 TOOL_RUNS = []
@@ -53,13 +52,6 @@ agent = LlmAgent(name=AGENT, model=MODEL, tools=[get_weather], instruction="You 
 runner = InMemoryRunner(agent=agent, app_name="aw-weather")
 
 
-def server_lines():
-    if not os.path.exists(server_log):
-        return []
-    with open(server_log) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 async def ask(session_id, question):
     await runner.session_service.create_session(app_name="aw-weather", user_id="u1", session_id=session_id)
     answer = None
@@ -72,7 +64,7 @@ async def ask(session_id, question):
 
 def run_task(session_id, question):
     """One runner.run_async = one trace. Returns (answer or None, error or None, tally)."""
-    seen, spans_before, TOOL_RUNS[:] = len(server_lines()), len(exporter.get_finished_spans()), []
+    seen, spans_before, TOOL_RUNS[:] = len(read_log(server_log)), len(exporter.get_finished_spans()), []
     tally = new_tally(agent=AGENT)
     answer, error = None, None
     try:
@@ -82,7 +74,7 @@ def run_task(session_id, question):
     roots = [s for s in exporter.get_finished_spans()[spans_before:] if s.parent is None]
     assert len(roots) == 1, [s.name for s in roots]
     tally["trace_id"] = format(roots[0].context.trace_id, "032x")
-    for line in server_lines()[seen:]:
+    for line in read_log(server_log)[seen:]:
         tally["llm_calls"] += 1
         if line["status"] != 200:
             continue
@@ -114,7 +106,7 @@ a1, e1, t1 = run_task("s1", "What's the weather in Paris?")
 assert e1 is None and a1 == "It is 18 C and cloudy in Paris.", (a1, e1)
 a2, e2, t2 = run_task("s2", "What's the weather in Tokyo?")
 assert isinstance(e2, errors.ServerError) and e2.code == 500, repr(e2)
-assert sum(1 for line in server_lines() if line["status"] == 500) == 1, "the 500 must not be retried"
+assert sum(1 for line in read_log(server_log) if line["status"] == 500) == 1, "the 500 must not be retried"
 provider.force_flush()
 
 vers = {p: version(p) for p in ("google-adk", "google-genai", "opentelemetry-sdk")}

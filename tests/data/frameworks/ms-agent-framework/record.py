@@ -7,7 +7,6 @@ The tallies in expected.json come from what the fake server logged it returned (
 request: usage, model, HTTP status) and from the tool function itself, never from the spans.
 """
 import asyncio
-import json
 import os
 import sys
 from importlib.metadata import version
@@ -42,7 +41,7 @@ LATEST = OBSERVABILITY_SETTINGS.use_latest_experimental_gen_ai_semconv
 assert ("OTEL_SEMCONV_STABILITY_OPT_IN" not in os.environ) == LATEST, os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture  # noqa: E402
+from weather_bot import AGENT, MODEL, new_tally, read_log, weather, write_fixture  # noqa: E402
 
 TOOL_RUNS = []
 
@@ -54,16 +53,9 @@ def get_weather(city: str) -> dict:
     return weather(city)
 
 
-def server_lines():
-    if not os.path.exists(server_log):
-        return []
-    with open(server_log) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 async def run_task(question):
     """One Agent.run = one trace. Returns (answer or None, error or None, tally)."""
-    seen, spans_before, TOOL_RUNS[:] = len(server_lines()), len(exporter.get_finished_spans()), []
+    seen, spans_before, TOOL_RUNS[:] = len(read_log(server_log)), len(exporter.get_finished_spans()), []
     client = OpenAIChatCompletionClient(
         model=MODEL,
         async_client=AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-dummy", max_retries=0))
@@ -76,7 +68,7 @@ async def run_task(question):
     roots = [s for s in exporter.get_finished_spans()[spans_before:] if s.parent is None]
     assert len(roots) == 1, [s.name for s in roots]
     tally["trace_id"] = format(roots[0].context.trace_id, "032x")
-    for line in server_lines()[seen:]:
+    for line in read_log(server_log)[seen:]:
         tally["llm_calls"] += 1
         if line["status"] != 200:
             continue

@@ -7,7 +7,6 @@ usage: record.py PORT OUTDIR SERVER_LOG
 CrewAI runs the model / tool loop itself, so the tally of what the fake returned is read from the fake server's
 request log (the lines each task added), the tool calls from the tool function itself.
 """
-import json
 import os
 import socket
 import sys
@@ -20,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture
+from weather_bot import AGENT, MODEL, new_tally, read_log, tally_replies, weather, write_fixture
 
 port, outdir, server_log = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -80,34 +79,9 @@ agent = Agent(role=AGENT, goal="Answer weather questions", backstory="You are we
               llm=llm, max_retry_limit=0)
 
 
-def log_lines():
-    if not os.path.exists(server_log):  # the fake creates it on its first request
-        return []
-    with open(server_log) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def tally_server(tally, lines):
-    """What the fake returned for this task's model calls (every request is one model call)."""
-    tk = tally["tokens"]
-    for rec in lines:
-        tally["llm_calls"] += 1
-        reply = rec["reply"]
-        if rec["status"] != 200:
-            continue
-        u = reply["usage"]
-        tk["input"] += u["prompt_tokens"]
-        tk["output"] += u["completion_tokens"]
-        tk["total"] += u["total_tokens"]
-        tk["cache_read"] += u["prompt_tokens_details"]["cached_tokens"]
-        tk["reasoning"] += u["completion_tokens_details"]["reasoning_tokens"]
-        if reply["model"] not in tally["models"]:
-            tally["models"].append(reply["model"])
-
-
 def run_task(question, tally):
     current["tally"] = tally
-    before = len(log_lines())
+    before = len(read_log(server_log))
     task = Task(description=question, expected_output="One sentence about the weather.", agent=agent)
     try:
         return Crew(agents=[agent], tasks=[task], tracing=False).kickoff()
@@ -116,7 +90,7 @@ def run_task(question, tally):
         tally["errors"][key] = tally["errors"].get(key, 0) + 1
         raise
     finally:
-        tally_server(tally, log_lines()[before:])
+        tally_replies(tally, read_log(server_log)[before:])
         if not tally["models"]:  # the failed call returned no model; the request model is what its span carries
             tally["models"] = [MODEL]
 

@@ -1,5 +1,5 @@
 """Drive two weather-bot tasks through a llama-index FunctionAgent(name='weather-bot') over llama-index-llms-openai
-OpenAI, instrumented by openinference-instrumentation-llama-index, against fake_openai_stream_server.py;
+OpenAI, instrumented by openinference-instrumentation-llama-index, against ../fake_openai_stream_server.py;
 write spans.json + expected.json.
 
 usage: record.py PORT OUTDIR SERVER_LOG STREAMING(1|0)
@@ -161,7 +161,7 @@ source = ("Recorded: " + ", ".join(f"{k}=={v}" for k, v in vers.items())
           + "; LlamaIndexInstrumentor().instrument(tracer_provider=...); llama_index.core.agent.workflow."
           f"FunctionAgent(name='weather-bot', tools=[FunctionTool get_weather(city)], streaming={streaming}, "
           "llm=OpenAI(model='gpt-4o-mini', api_base=http://127.0.0.1:PORT/v1, api_key='sk-dummy', max_retries=0))"
-          ".run(user_msg=...) against a scripted stdlib fake Chat Completions server (fake_openai_stream_server.py, "
+          ".run(user_msg=...) against a scripted stdlib fake Chat Completions server (../fake_openai_stream_server.py, "
           "the shared ../fake_openai_server.py script, SSE when stream=true; usage only when include_usage is asked); "
           "2 tasks: (1) get_weather tool call + final answer, (2) get_weather tool call then an HTTP 500 on the 2nd "
           "model call. Tallies from the fake's request log.")

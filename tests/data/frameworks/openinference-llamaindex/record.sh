@@ -3,7 +3,7 @@
 # the default (FunctionAgent streaming=True) here, and FunctionAgent(streaming=False) in non-streaming/.
 # Needs only PyPI (pinned in requirements.txt); the fake model server listens on 127.0.0.1 only.
 # llama-index's FunctionAgent streams by default, so this fixture uses its own streaming fake
-# (fake_openai_stream_server.py), which serves the shared fake's scripted replies.
+# (../fake_openai_stream_server.py), which serves the shared fake's scripted replies.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${AW_FW_VENV:-/tmp/aw-fw-openinference-llamaindex-venv}"
@@ -24,7 +24,7 @@ unset TIKTOKEN_CACHE_DIR
 # one fresh fake server per recording (its script is consumed in order)
 record() {  # record STREAMING OUTDIR
   mkdir -p "$WORK/$1"
-  "$VENV/bin/python" "$HERE/fake_openai_stream_server.py" "$WORK/$1/port" "$WORK/$1/server.log" &
+  "$VENV/bin/python" "$HERE/../fake_openai_stream_server.py" "$WORK/$1/port" "$WORK/$1/server.log" &
   SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$WORK/$1/port" ] && break; sleep 0.1; done
   "$VENV/bin/python" "$HERE/record.py" "$(cat "$WORK/$1/port")" "$2" "$WORK/$1/server.log" "$1"

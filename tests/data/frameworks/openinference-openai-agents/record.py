@@ -8,7 +8,6 @@ Only OpenInference's processor is registered with the SDK's tracing (the SDK's o
 before instrumenting, and the instrumentor replaces the processor list again: exclusive_processor=True).
 """
 import asyncio
-import json
 import os
 import sys
 from importlib.metadata import version
@@ -20,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture
+from weather_bot import AGENT, MODEL, new_tally, read_log, tally_replies, weather, write_fixture
 
 port, outdir, server_log = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -60,34 +59,9 @@ agent = Agent(name=AGENT, instructions="You are weather-bot.", tools=[get_weathe
               model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
 
 
-def log_lines():
-    if not os.path.exists(server_log):  # the fake creates it on its first request
-        return []
-    with open(server_log) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def tally_server(tally, lines):
-    """What the fake returned for this task's model calls (every request is one model call)."""
-    tk = tally["tokens"]
-    for rec in lines:
-        tally["llm_calls"] += 1
-        reply = rec["reply"]
-        if rec["status"] != 200:
-            continue
-        u = reply["usage"]
-        tk["input"] += u["prompt_tokens"]
-        tk["output"] += u["completion_tokens"]
-        tk["total"] += u["total_tokens"]
-        tk["cache_read"] += u["prompt_tokens_details"]["cached_tokens"]
-        tk["reasoning"] += u["completion_tokens_details"]["reasoning_tokens"]
-        if reply["model"] not in tally["models"]:
-            tally["models"].append(reply["model"])
-
-
 async def run_task(question, tally):
     current["tally"] = tally
-    before = len(log_lines())
+    before = len(read_log(server_log))
     try:
         return await Runner.run(agent, question)
     except openai.APIStatusError as e:
@@ -97,7 +71,7 @@ async def run_task(question, tally):
         assert isinstance(e, openai.InternalServerError), e
         raise
     finally:
-        tally_server(tally, log_lines()[before:])
+        tally_replies(tally, read_log(server_log)[before:])
         if not tally["models"]:  # the failed call returned no model; the request model is what its span carries
             tally["models"] = [MODEL]
 

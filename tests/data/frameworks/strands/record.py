@@ -1,11 +1,10 @@
 """Drive two weather-bot tasks through a Strands Agent (its built-in OTel tracing) whose OpenAIModel
-streams from the fake server (fake_openai_stream_server.py); write spans.json + expected.json.
+streams from the fake server (../fake_openai_stream_server.py); write spans.json + expected.json.
 
 usage: record.py PORT SERVER_LOG OUTDIR
 The tallies in expected.json come from what the fake server logged it returned (one JSON line per
 request: usage, model, HTTP status) and from the tool function itself, never from the spans.
 """
-import json
 import os
 import sys
 from importlib.metadata import version
@@ -26,7 +25,7 @@ from strands import Agent, tool  # noqa: E402
 from strands.models.openai import OpenAIModel  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from weather_bot import AGENT, MODEL, new_tally, weather, write_fixture  # noqa: E402
+from weather_bot import AGENT, MODEL, new_tally, read_log, weather, write_fixture  # noqa: E402
 
 TOOL_RUNS = []
 
@@ -42,13 +41,6 @@ def get_weather(city: str) -> dict:
     return weather(city)
 
 
-def server_lines():
-    if not os.path.exists(server_log):
-        return []
-    with open(server_log) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def exc_type(e):
     """exception.type as the OTel SDK's record_exception writes it (module.qualname)."""
     t = type(e)
@@ -57,7 +49,7 @@ def exc_type(e):
 
 def run_task(question):
     """One Agent invocation = one trace. Returns (answer or None, tally)."""
-    seen, spans_before, TOOL_RUNS[:] = len(server_lines()), len(exporter.get_finished_spans()), []
+    seen, spans_before, TOOL_RUNS[:] = len(read_log(server_log)), len(exporter.get_finished_spans()), []
     model = OpenAIModel(client_args={"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "sk-dummy",
                                      "max_retries": 0}, model_id=MODEL)
     agent = Agent(name=AGENT, model=model, tools=[get_weather], system_prompt="You are weather-bot.",
@@ -70,7 +62,7 @@ def run_task(question):
     roots = [s for s in exporter.get_finished_spans()[spans_before:] if s.parent is None]
     assert len(roots) == 1, [s.name for s in roots]  # the invoke_agent span
     tally["trace_id"] = format(roots[0].context.trace_id, "032x")
-    for line in server_lines()[seen:]:
+    for line in read_log(server_log)[seen:]:
         tally["llm_calls"] += 1
         if line["status"] != 200:
             continue
@@ -113,7 +105,7 @@ source = ("Recorded: " + ", ".join(f"{k}=={v}" for k, v in vers.items())
           + "; strands Agent(name='weather-bot', tools=[@tool get_weather]) with "
           "strands.models.openai.OpenAIModel(model_id='gpt-4o-mini', client_args={base_url, max_retries=0}, "
           "streaming by default) against a scripted stdlib fake Chat Completions server on 127.0.0.1 that "
-          "streams SSE chunks with a final usage chunk (fake_openai_stream_server.py, replies from "
+          "streams SSE chunks with a final usage chunk (../fake_openai_stream_server.py, replies from "
           "../fake_openai_server.py); tracing = Strands' built-in OTel tracer via StrandsTelemetry + "
           "InMemorySpanExporter; OTEL_SEMCONV_STABILITY_OPT_IN="
           + repr(os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN", "")) + " (default); 2 tasks: (1) get_weather "

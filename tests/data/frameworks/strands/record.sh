@@ -2,7 +2,7 @@
 # Regenerates spans.json + expected.json for Strands Agents (built-in OTel tracing) from scratch.
 # Needs only PyPI (pinned in requirements.txt); the fake model server listens on 127.0.0.1 only.
 # Strands' OpenAIModel streams (stream=true, stream_options.include_usage=true), so this fixture uses its
-# own streaming fake (fake_openai_stream_server.py), which serves the shared fake's scripted replies.
+# the shared streaming fake (../fake_openai_stream_server.py), which serves the shared fake's scripted replies.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${AW_FW_VENV:-/tmp/aw-fw-strands-venv}"
@@ -13,7 +13,7 @@ python3 -m venv "$VENV"
 SERVER_PID=""
 cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$WORK"; }
 trap cleanup EXIT
-"$VENV/bin/python" "$HERE/fake_openai_stream_server.py" "$WORK/port" "$WORK/server.log" &
+"$VENV/bin/python" "$HERE/../fake_openai_stream_server.py" "$WORK/port" "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 PORT="$(cat "$WORK/port")"

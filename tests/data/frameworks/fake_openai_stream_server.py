@@ -1,5 +1,6 @@
-"""Streaming variant of ../fake_openai_server.py for llama-index's OpenAI LLM: a FunctionAgent streams by default
-(`stream: true`, and no `stream_options` unless the LLM's additional_kwargs add it).
+"""Streaming variant of fake_openai_server.py (shared by the fixtures whose client streams: strands, which
+always asks `stream_options: {"include_usage": true}`, and openinference-llamaindex, whose FunctionAgent streams
+without it by default).
 
 The scripted replies and usage numbers are the shared fake's SCRIPT, imported (not copied), served in the
 same order. A 200 reply to a `stream: true` request is sent as Server-Sent Events `chat.completion.chunk`s
@@ -16,7 +17,7 @@ import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_openai_server import SCRIPT
 
 
