@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def _alerts(args: argparse.Namespace) -> int:
     return cli_main(args)
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from .notify import cli_main
+
+    return cli_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--timeout", type=float, default=10.0,
                     help="seconds to wait for the broker, and with --no-follow for the end (default 10)")
     al.set_defaults(func=_alerts)
+    nt = sub.add_parser("notify", help="post every alert to Alertmanager (commits only what it accepted)")
+    nt.add_argument("--alertmanager", default=os.environ.get("AGENTWATCH_ALERTMANAGER_URL"),
+                    help="Alertmanager base URL (default: $AGENTWATCH_ALERTMANAGER_URL)")
+    nt.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
+    nt.add_argument("--topic", help="default: $AGENTWATCH_ALERTS_TOPIC or agentwatch.alerts")
+    nt.add_argument("--trace-url", default=os.environ.get("AGENTWATCH_TRACE_URL"),
+                    help="trace link template with {trace_id} (default: $AGENTWATCH_TRACE_URL; none)")
+    nt.add_argument("--resolve-after", type=float, default=os.environ.get("AGENTWATCH_NOTIFY_RESOLVE_S", "300"),
+                    help="seconds an alert stays firing unless raised again (default 300)")
+    nt.add_argument("--max-age", type=float, default=os.environ.get("AGENTWATCH_NOTIFY_MAX_AGE_S", "3600"),
+                    help="alerts older than this are not sent (default 3600)")
+    nt.set_defaults(func=_notify)
     return parser
 
 

@@ -1,0 +1,159 @@
+"""`agentwatch notify` between the session's broker and Debian's real `prometheus-alertmanager`, which
+delivers to a webhook receiver run by the test: notifications arrive with agentwatch's labels, grouped,
+resolve by themselves, and nothing is lost while Alertmanager restarts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from agentwatch.local.broker import LOOPBACK, EmbeddedBroker, ManagedProcess, child_env, free_port
+from agentwatch.stream.kafka_admin import ensure_topics
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None,
+                       reason="Debian's prometheus-alertmanager is not installed (make setup)"),
+]
+
+
+class Webhook:
+    """Collects the JSON bodies Alertmanager posts."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self, status: str) -> list[dict[str, Any]]:
+        return [a for b in self.bodies for a in b["alerts"] if a["status"] == status]
+
+
+class Alertmanager(ManagedProcess):
+    name = "alertmanager"
+
+    def __init__(self, webhook: str, directory: Path) -> None:
+        super().__init__(start_timeout_s=30, log_dir=directory)
+        self.port = free_port()
+        self.config = directory / "alertmanager.yml"
+        self.config.write_text(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n"
+            "  repeat_interval: 1h\n"
+            f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {webhook}\n        send_resolved: true\n")
+
+    def _argv(self) -> list[str]:
+        return ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self._dir / 'data'}",
+                f"--web.listen-address={LOOPBACK}:{self.port}", "--cluster.listen-address="]
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/-/ready", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+
+def _alert(kind: str, agent: str, severity: str = "critical") -> bytes:
+    task = uuid.uuid4().hex
+    return json.dumps({
+        "schema": "agentwatch.alert/v1", "alert_id": uuid.uuid4().hex * 2, "kind": kind, "severity": severity,
+        "action": "terminate", "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "task_id": task,
+        "trace_id": task, "agent": agent, "service": agent, "resource": {"k8s.namespace.name": "e2e"},
+        "rule": f"*/{kind}", "observed": 9000, "threshold": 8000, "message": f"{kind} for {agent}"}).encode()
+
+
+def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    p = Producer({"bootstrap.servers": bootstrap})
+    for v in values:
+        p.produce(topic, v, key=b"k")
+        p.flush(10)  # one record per batch: tansu misreports the end of multi-record batches
+
+
+def _wait(cond: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook, Alertmanager, Mapping[str, Any]]]:
+    topic = f"alerts-{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker.bootstrap, {topic: 2})
+    hook = Webhook()
+    am = Alertmanager(hook.url, tmp_path).start()
+    log = (tmp_path / "notify.log").open("wb")
+    notify = subprocess.Popen(
+        [sys.executable, "-m", "agentwatch.cli", "notify", "--alertmanager", am.url, "--brokers", broker.url,
+         "--topic", topic, "--resolve-after", "3", "--trace-url", "https://tempo.example/trace/{trace_id}"],
+        stdout=log, stderr=subprocess.STDOUT, env=child_env(drop_prefixes=("AGENTWATCH_",)))
+    try:
+        yield topic, hook, am, {"notify": notify, "log": tmp_path / "notify.log"}
+    finally:
+        notify.terminate()
+        notify.wait(15)
+        log.close()
+        am.stop()
+        hook.server.shutdown()
+
+
+def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedBroker, stack) -> None:
+    topic, hook, _, procs = stack
+    _produce(broker.bootstrap, topic, [_alert("token_budget", "bot-a"), _alert("token_budget", "bot-b"),
+                                       _alert("tool_loop", "bot-a", "warning")])
+    _wait(lambda: len(hook.alerts("firing")) >= 3, 60, f"3 firing alerts ({procs['log'].read_text()[-2000:]})")
+    groups = {b["groupLabels"]["alertname"]: b for b in hook.bodies if b["status"] == "firing"}
+    budget = groups["agentwatch_token_budget"]
+    assert sorted(a["labels"]["agent"] for a in budget["alerts"]) == ["bot-a", "bot-b"]  # one notification
+    a = budget["alerts"][0]
+    assert a["labels"]["severity"] == "critical" and a["labels"]["namespace"] == "e2e"
+    assert a["labels"]["action"] == "terminate" and a["labels"]["kind"] == "token_budget"
+    assert a["annotations"]["trace_url"].startswith("https://tempo.example/trace/")
+    assert a["annotations"]["observed"] == "9000" and a["generatorURL"] == a["annotations"]["trace_url"]
+    # endsAt = sent + 3 s: Alertmanager resolves them by itself
+    _wait(lambda: len(hook.alerts("resolved")) >= 3, 30, "3 resolved alerts")
+
+
+def test_alertmanager_restarted_mid_stream_loses_nothing(broker: EmbeddedBroker, stack) -> None:
+    topic, hook, am, procs = stack
+    _produce(broker.bootstrap, topic, [_alert("stalled_task", "bot-1", "warning")])
+    _wait(lambda: len(hook.alerts("firing")) >= 1, 60, f"the first alert ({procs['log'].read_text()[-2000:]})")
+    am.stop()
+    _produce(broker.bootstrap, topic, [_alert("cost_budget", f"bot-{i}") for i in range(2, 6)])
+    time.sleep(3)  # notify retries with backoff meanwhile
+    am.start()
+    want = {f"bot-{i}" for i in range(1, 6)}
+    _wait(lambda: {a["labels"]["agent"] for a in hook.alerts("firing")} >= want, 60,
+          f"every agent's alert after the restart ({procs['log'].read_text()[-2000:]})")
+    assert "retry in" in procs["log"].read_text()
