@@ -29,6 +29,8 @@ ALL_ON = {
     "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "podDisruptionBudget": {"enabled": True},
     "dashboard": {"enabled": True},
+    "notify": {"enabled": True, "alertmanagerUrl": "http://alertmanager-operated.monitoring:9093",
+               "traceUrl": "https://tempo.example/trace/{trace_id}"},
 }
 VARIANTS = {
     "default": {},

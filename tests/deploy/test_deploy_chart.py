@@ -108,7 +108,7 @@ def test_all_options(variant):
     docs = manifests(VARIANTS[variant])
     kinds = {d["kind"] for d in docs}
     assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "ConfigMap"} <= kinds
-    (deploy,) = by_kind(docs, "Deployment")
+    (deploy,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "agentwatch"]
     assert "replicas" not in deploy["spec"]  # the autoscaler owns it
     env = _env(deploy)
     assert env["AGENTWATCH_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
@@ -204,6 +204,7 @@ def test_schema_rejects_bad_values(values, field):
     ({"kafka": {"securityProtocol": "SASL_PLAINTEXT", "saslMechanism": "PLAIN", "existingSecret": "s",
                 "checkHostname": False}}, "kafka.clientCert and kafka.checkHostname=false need"),
     ({"config": {"taskKey": "conversation", "inputKeyedByTrace": True}}, "inputKeyedByTrace"),
+    ({"notify": {"enabled": True}}, "notify.alertmanagerUrl is required"),
 ])
 def test_inconsistent_values_fail_clearly(values, message):
     with pytest.raises(helm.HelmError) as err:
@@ -297,3 +298,27 @@ def test_network_policy_admits_only_the_scrape_and_the_brokers():
                                                  "dns": False, "extraEgress": [extra]}}), "NetworkPolicy")
     assert np["spec"]["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
     assert np["spec"]["egress"] == [{"ports": [{"port": 9094, "protocol": "TCP"}], "to": brokers}, extra]
+
+
+def test_notify_deployment_posts_to_alertmanager_with_the_workers_kafka_settings():
+    docs = manifests(VARIANTS["all-on-hpa"])
+    worker, notify = (next(d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == n)
+                      for n in ("agentwatch", "agentwatch-notify"))
+    c = _container(notify)
+    assert c["args"] == ["notify"] and "ports" not in c and c["securityContext"]["readOnlyRootFilesystem"] is True
+    env = _env(notify)
+    assert env["AGENTWATCH_ALERTMANAGER_URL"]["value"] == "http://alertmanager-operated.monitoring:9093"
+    assert env["AGENTWATCH_TRACE_URL"]["value"] == "https://tempo.example/trace/{trace_id}"
+    assert (env["AGENTWATCH_NOTIFY_RESOLVE_S"]["value"], env["AGENTWATCH_NOTIFY_MAX_AGE_S"]["value"]) == ("300", "3600")
+    worker_env = _env(worker)
+    for name in ("AGENTWATCH_BROKERS", "AGENTWATCH_SECURITY_PROTOCOL", "AGENTWATCH_SASL_PASSWORD",
+                 "AGENTWATCH_SSL_CAFILE", "AGENTWATCH_SSL_CERTFILE"):
+        assert env[name] == worker_env[name], name
+    mounts = {m["name"] for m in c["volumeMounts"]}
+    assert {"kafka-ca", "kafka-client"} <= mounts
+    # the worker's selectors (Service, PDB, autoscaler) must not pick up notify pods
+    worker_sel = worker["spec"]["selector"]["matchLabels"]
+    pod_labels = notify["spec"]["template"]["metadata"]["labels"]
+    assert not worker_sel.items() <= pod_labels.items()
+    assert notify["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert not [d for d in by_kind(manifests(), "Deployment") if d["metadata"]["name"] == "agentwatch-notify"]

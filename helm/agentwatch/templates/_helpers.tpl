@@ -70,7 +70,95 @@ app.kubernetes.io/part-of: agentwatch
 {{- if and .Values.kafka.caKey (not .Values.kafka.existingSecret) }}
 {{- fail "kafka.caKey needs kafka.existingSecret (the Secret holding the CA)" }}
 {{- end }}
+{{- if and .Values.notify.enabled (not .Values.notify.alertmanagerUrl) }}
+{{- fail "notify.alertmanagerUrl is required when notify.enabled is true" }}
+{{- end }}
 {{- if and .Values.config.inputKeyedByTrace (ne .Values.config.taskKey "trace") }}
 {{- fail "config.inputKeyedByTrace=true only applies with config.taskKey=trace" }}
+{{- end }}
+{{- end }}
+
+{{/* Kafka security settings of every container that talks to Kafka (the worker, notify) */}}
+{{- define "agentwatch.kafkaEnv" -}}
+{{- $sasl := eq (include "agentwatch.sasl" .) "true" }}
+{{- with .Values.kafka.securityProtocol }}
+- name: AGENTWATCH_SECURITY_PROTOCOL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.kafka.saslMechanism }}
+- name: AGENTWATCH_SASL_MECHANISM
+  value: {{ . | quote }}
+{{- end }}
+{{- if $sasl }}
+- name: AGENTWATCH_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kafka.existingSecret }}
+      key: {{ .Values.kafka.usernameKey }}
+- name: AGENTWATCH_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kafka.existingSecret }}
+      key: {{ .Values.kafka.passwordKey }}
+{{- end }}
+{{- if .Values.kafka.caKey }}
+- name: AGENTWATCH_SSL_CAFILE
+  value: /etc/agentwatch/kafka-ca/ca.crt
+{{- end }}
+{{- if not .Values.kafka.checkHostname }}
+- name: AGENTWATCH_SSL_CHECK_HOSTNAME
+  value: "false"
+{{- end }}
+{{- with .Values.kafka.clientCert }}
+{{- if .existingSecret }}
+- name: AGENTWATCH_SSL_CERTFILE
+  value: /etc/agentwatch/kafka-client/tls.crt
+- name: AGENTWATCH_SSL_KEYFILE
+  value: /etc/agentwatch/kafka-client/tls.key
+{{- if .keyPasswordKey }}
+- name: AGENTWATCH_SSL_KEY_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .keyPasswordKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "agentwatch.kafkaVolumeMounts" -}}
+{{- if .Values.kafka.caKey }}
+- name: kafka-ca
+  mountPath: /etc/agentwatch/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.clientCert.existingSecret }}
+- name: kafka-client
+  mountPath: /etc/agentwatch/kafka-client
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "agentwatch.kafkaVolumes" -}}
+{{- if .Values.kafka.caKey }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.existingSecret }}
+    items:
+      - key: {{ .Values.kafka.caKey }}
+        path: ca.crt
+{{- end }}
+{{- with .Values.kafka.clientCert }}
+{{- if .existingSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: 0440  # the key: readable by the pod's fsGroup only
+    items:
+      - key: {{ .certKey }}
+        path: tls.crt
+      - key: {{ .keyKey }}
+        path: tls.key
+{{- end }}
 {{- end }}
 {{- end }}
