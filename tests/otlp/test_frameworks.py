@@ -4,8 +4,8 @@ double count. Each directory has the script that records it again (record.sh) an
 
 `not_emitted` in expected.json lists what the task did (the fake returned reasoning tokens, a tool ran) that
 no span of that instrumentation records: agentwatch must then count 0, not make it up. `not_read` lists what
-the spans do say but agentwatch does not read (a ✗ in the README's table, with the reason in NOTES.md):
-nothing is asserted for those fields.
+agentwatch does not count right from these spans (they say it but it is not read, or they keep only a part
+of it): a ✗ in the README's table, with the reason in NOTES.md; nothing is asserted for those fields.
 
 The README's conformance table has one row per directory; every ✓ in it is one of the checks below.
 """
@@ -55,6 +55,8 @@ def test_replay_matches_the_instrumentation(capsys: pytest.CaptureFixture[str], 
             assert task["tool_calls"] == want["tool_calls"], where
             assert task["tools"] == want["tools"], where
         for field in ("input", "output", "cache_read", "reasoning", "total"):
+            if "tokens" in unread:
+                break
             n = 0 if f"tokens.{field}" in missing else want["tokens"][field]
             assert task["tokens"][field] == n, f"{where}: tokens.{field}"
         if "models" not in unread:

@@ -329,7 +329,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         op = val.string_value
                     elif slot == v.REQUEST_MODEL:
                         if span.model is None:
-                            span.model = as_text(val)
+                            span.model = _model_name(as_text(val))
                     elif slot == v.RESPONSE_MODEL:
                         model = as_text(val)
                         if model and model != v.MODEL_NONE:
@@ -450,6 +450,15 @@ def _request_model(params: AnyValue) -> str | None:
     obj = _json_object(params)
     model = obj.get("model") if obj else None
     return model[:MAX_LABEL] if isinstance(model, str) and model else None
+
+
+def _model_name(text: str | None) -> str | None:
+    """Rule `vertex_model`: OpenInference's Vertex AI names the model by its resource path
+    (`projects/p/locations/l/publishers/google/models/gemini-2.5-flash`); the model is its last part."""
+    if text and text.startswith(v.VERTEX_MODEL_PREFIXES):
+        head, sep, model = text.rpartition("/models/")
+        return model if sep and model else text
+    return text
 
 
 def _error_type(text: str | None) -> str | None:

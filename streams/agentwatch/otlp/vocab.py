@@ -18,6 +18,7 @@ Where a framework needs more than a key, one named rule in `normalize.py` does i
 - `adk_wrapper` (Google ADK schema v1): its `call_llm` span repeats the usage of the model call inside it.
 - `llamaindex_prepare` (OpenInference LlamaIndex): `*._prepare_chat_with_tools` LLM spans make no call.
 - `crewai_agent` (OpenInference CrewAI): the AGENT span `<role>._execute_core` names the agent `<role>`.
+- `vertex_model` (OpenInference Vertex AI): a model named by its resource path is named by its last part.
 - `class_repr_error_type` (Semantic Kernel): `error.type` = `<class 'a.b.Error'>` is read as `a.b.Error`.
 - Vercel AI SDK: the kind comes from `ai.operationId` (`VERCEL_KIND`); the run span is the agent.
 - Errors (tasks.py): a failure counts once, on the deepest failed span, not on each ancestor it reaches.
@@ -205,6 +206,7 @@ LANGGRAPH_MARK = ("ls_integration", '"langgraph"')   # both in the `metadata` JS
 LANGGRAPH_DEFAULT_NAME = "LangGraph"
 
 CODEX_CALL_SPAN = "handle_responses"
+VERTEX_MODEL_PREFIXES = ("projects/", "publishers/")
 MODEL_NONE = "none"  # Micrometer's empty value (Spring AI's failed call): no model
 # OpenInference LlamaIndex marks the preparation of a tool-calling request as an LLM span: no call is made.
 LLAMAINDEX_PREPARE_SUFFIX = "._prepare_chat_with_tools"
