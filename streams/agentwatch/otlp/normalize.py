@@ -456,7 +456,7 @@ def _model_name(text: str | None) -> str | None:
     """Rule `vertex_model`: OpenInference's Vertex AI names the model by its resource path
     (`projects/p/locations/l/publishers/google/models/gemini-2.5-flash`); the model is its last part."""
     if text and text.startswith(v.VERTEX_MODEL_PREFIXES):
-        head, sep, model = text.rpartition("/models/")
+        _, sep, model = text.rpartition("/models/")
         return model if sep and model else text
     return text
 
