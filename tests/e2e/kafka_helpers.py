@@ -87,3 +87,13 @@ def make_tracer_provider(otlp_http_endpoint: str, service_name: str = "agentwatc
     exporter = OTLPSpanExporter(endpoint=f"{otlp_http_endpoint}/v1/traces", timeout=10)
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
     return provider
+
+
+def wait_until(cond: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
+    """Poll `cond` until true; AssertionError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Producer
+from kafka_helpers import wait_until
 from opentelemetry.sdk.trace import TracerProvider
 
 from agentwatch.guard import Guard, TaskStopped
@@ -18,21 +19,12 @@ from agentwatch.stream.kafka_admin import ensure_topics
 pytestmark = pytest.mark.e2e
 
 
-def _wait(cond, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_guarded_agent_stops_at_its_next_call_and_its_health_comes_back(broker: EmbeddedBroker) -> None:
     topic = f"alerts-{uuid.uuid4().hex[:8]}"
     ensure_topics(broker.bootstrap, {topic: 2})
     guard = Guard.start(broker.bootstrap, topic, service="looping-bot")
     try:
-        _wait(lambda: not guard.blind, 30, "the guard to follow the topic")
+        wait_until(lambda: not guard.blind, 30, "the guard to follow the topic")
         tracer = TracerProvider().get_tracer("agent")
         producer = Producer({"bootstrap.servers": broker.bootstrap})
         calls_after_alert, sent_at, stopped_at = 0, None, None
@@ -51,7 +43,7 @@ def test_a_guarded_agent_stops_at_its_next_call_and_its_health_comes_back(broker
                         producer.flush(10)
                         sent_at = time.monotonic()
                         assert guard.healthy()  # not yet read
-                        _wait(lambda: not guard.healthy(), 10, "the pod to turn unhealthy")
+                        wait_until(lambda: not guard.healthy(), 10, "the pod to turn unhealthy")
             except TaskStopped as exc:
                 stopped_at = time.monotonic()
                 assert exc.alert["kind"] == "tool_loop"

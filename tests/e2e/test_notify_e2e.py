@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from kafka_helpers import wait_until
 
 from agentwatch.local.broker import LOOPBACK, EmbeddedBroker, ManagedProcess, child_env, free_port
 from agentwatch.stream.kafka_admin import ensure_topics
@@ -98,15 +99,6 @@ def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         p.flush(10)  # one record per batch: tansu misreports the end of multi-record batches
 
 
-def _wait(cond: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook, Alertmanager, Mapping[str, Any]]]:
     topic = f"alerts-{uuid.uuid4().hex[:8]}"
@@ -132,7 +124,7 @@ def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedB
     topic, hook, _, procs = stack
     _produce(broker.bootstrap, topic, [_alert("token_budget", "bot-a"), _alert("token_budget", "bot-b"),
                                        _alert("tool_loop", "bot-a", "warning")])
-    _wait(lambda: len(hook.alerts("firing")) >= 3, 60, f"3 firing alerts ({procs['log'].read_text()[-2000:]})")
+    wait_until(lambda: len(hook.alerts("firing")) >= 3, 60, f"3 firing alerts ({procs['log'].read_text()[-2000:]})")
     groups = {b["groupLabels"]["alertname"]: b for b in hook.bodies if b["status"] == "firing"}
     budget = groups["agentwatch_token_budget"]
     assert sorted(a["labels"]["agent"] for a in budget["alerts"]) == ["bot-a", "bot-b"]  # one notification
@@ -142,18 +134,18 @@ def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedB
     assert a["annotations"]["trace_url"].startswith("https://tempo.example/trace/")
     assert a["annotations"]["observed"] == "9000" and a["generatorURL"] == a["annotations"]["trace_url"]
     # endsAt = sent + 3 s: Alertmanager resolves them by itself
-    _wait(lambda: len(hook.alerts("resolved")) >= 3, 30, "3 resolved alerts")
+    wait_until(lambda: len(hook.alerts("resolved")) >= 3, 30, "3 resolved alerts")
 
 
 def test_alertmanager_restarted_mid_stream_loses_nothing(broker: EmbeddedBroker, stack) -> None:
     topic, hook, am, procs = stack
     _produce(broker.bootstrap, topic, [_alert("stalled_task", "bot-1", "warning")])
-    _wait(lambda: len(hook.alerts("firing")) >= 1, 60, f"the first alert ({procs['log'].read_text()[-2000:]})")
+    wait_until(lambda: len(hook.alerts("firing")) >= 1, 60, f"the first alert ({procs['log'].read_text()[-2000:]})")
     am.stop()
     _produce(broker.bootstrap, topic, [_alert("cost_budget", f"bot-{i}") for i in range(2, 6)])
     time.sleep(3)  # notify retries with backoff meanwhile
     am.start()
     want = {f"bot-{i}" for i in range(1, 6)}
-    _wait(lambda: {a["labels"]["agent"] for a in hook.alerts("firing")} >= want, 60,
+    wait_until(lambda: {a["labels"]["agent"] for a in hook.alerts("firing")} >= want, 60,
           f"every agent's alert after the restart ({procs['log'].read_text()[-2000:]})")
     assert "retry in" in procs["log"].read_text()
