@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -97,3 +97,11 @@ def wait_until(cond: Callable[[], bool], timeout_s: float, what: str, poll_s: fl
             return
         time.sleep(poll_s)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def produce_each(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    """Produce `values` in order, one record per batch: tansu misreports the end of multi-record batches."""
+    p = Producer({"bootstrap.servers": bootstrap})
+    for v in values:
+        p.produce(topic, v, key=b"k")
+        p.flush(10)

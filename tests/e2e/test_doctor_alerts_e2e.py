@@ -16,7 +16,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
+from kafka_helpers import produce_each
 
 from agentwatch.alerts_cli import follow_alerts
 from agentwatch.cli import main
@@ -41,13 +41,6 @@ def _alert(kind: str, severity: str, agent: str, observed: float, threshold: flo
     }
 
 
-def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    p = Producer({"bootstrap.servers": bootstrap})
-    for v in values:
-        p.produce(topic, v, key=b"k")
-        p.flush(10)  # one record per batch: tansu misreports the end of multi-record batches
-
-
 @pytest.fixture
 def env(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """AGENTWATCH_* for this test: unique topic names, created, with the re-key topic's real partition count."""
@@ -69,7 +62,7 @@ def test_doctor_passes_broker_and_topics(broker: EmbeddedBroker, env: dict[str, 
                                          capsys: pytest.CaptureFixture[str]) -> None:
     summaries = [{"schema": "agentwatch.task/v1", "models": ["gpt-4o-mini", "my-finetune"]},
                  {"schema": "agentwatch.task/v1", "models": ["gpt-4o-mini"]}]
-    _produce(broker.bootstrap, env["AGENTWATCH_TASKS_TOPIC"], [json.dumps(s).encode() for s in summaries])
+    produce_each(broker.bootstrap, env["AGENTWATCH_TASKS_TOPIC"], [json.dumps(s).encode() for s in summaries])
     t0 = time.monotonic()
     checks = run_doctor(env=env, timeout_s=5.0)
     assert time.monotonic() - t0 < 30
@@ -99,7 +92,8 @@ def test_alerts_prints_both_alerts_and_skips_garbage(broker: EmbeddedBroker, env
     topic = env["AGENTWATCH_ALERTS_TOPIC"]
     alerts = [_alert("tool_loop", "critical", "looping-bot", 3.0, 3.0, "tool 'search' called 3 times in a row"),
               _alert("token_budget", "warning", "hungry-bot", 250000.0, 200000.0, "task used 250000 tokens")]
-    _produce(broker.bootstrap, topic, [json.dumps(alerts[0]).encode(), b"\x00not json", json.dumps(alerts[1]).encode()])
+    produce_each(broker.bootstrap, topic,
+                 [json.dumps(alerts[0]).encode(), b"\x00not json", json.dumps(alerts[1]).encode()])
 
     assert main(["alerts", "--from-beginning", "--no-follow", "--timeout", "10"]) == 0
     out, err = capsys.readouterr()
@@ -129,7 +123,7 @@ def test_alerts_follow_sees_new_alerts(broker: EmbeddedBroker, env: dict[str, st
     thread.start()
     while not seen and time.monotonic() < deadline:  # keep sending: the reader starts at the end, whenever that is
         alert = _alert("stalled_task", "warning", "stuck-bot", 5, 4, "no span for 5 s")
-        _produce(broker.bootstrap, topic, [json.dumps(alert).encode()])
+        produce_each(broker.bootstrap, topic, [json.dumps(alert).encode()])
         time.sleep(0.5)
     thread.join(10)
     assert seen and seen[0]["kind"] == "stalled_task"

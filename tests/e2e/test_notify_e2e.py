@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
-from kafka_helpers import wait_until
+from kafka_helpers import produce_each, wait_until
 
 from agentwatch.local.broker import LOOPBACK, EmbeddedBroker, ManagedProcess, child_env, free_port
 from agentwatch.stream.kafka_admin import ensure_topics
@@ -92,13 +91,6 @@ def _alert(kind: str, agent: str, severity: str = "critical") -> bytes:
         "rule": f"*/{kind}", "observed": 9000, "threshold": 8000, "message": f"{kind} for {agent}"}).encode()
 
 
-def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    p = Producer({"bootstrap.servers": bootstrap})
-    for v in values:
-        p.produce(topic, v, key=b"k")
-        p.flush(10)  # one record per batch: tansu misreports the end of multi-record batches
-
-
 @pytest.fixture
 def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook, Alertmanager, Mapping[str, Any]]]:
     topic = f"alerts-{uuid.uuid4().hex[:8]}"
@@ -122,7 +114,7 @@ def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook
 
 def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedBroker, stack) -> None:
     topic, hook, _, procs = stack
-    _produce(broker.bootstrap, topic, [_alert("token_budget", "bot-a"), _alert("token_budget", "bot-b"),
+    produce_each(broker.bootstrap, topic, [_alert("token_budget", "bot-a"), _alert("token_budget", "bot-b"),
                                        _alert("tool_loop", "bot-a", "warning")])
     wait_until(lambda: len(hook.alerts("firing")) >= 3, 60, f"3 firing alerts ({procs['log'].read_text()[-2000:]})")
     groups = {b["groupLabels"]["alertname"]: b for b in hook.bodies if b["status"] == "firing"}
@@ -139,10 +131,10 @@ def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedB
 
 def test_alertmanager_restarted_mid_stream_loses_nothing(broker: EmbeddedBroker, stack) -> None:
     topic, hook, am, procs = stack
-    _produce(broker.bootstrap, topic, [_alert("stalled_task", "bot-1", "warning")])
+    produce_each(broker.bootstrap, topic, [_alert("stalled_task", "bot-1", "warning")])
     wait_until(lambda: len(hook.alerts("firing")) >= 1, 60, f"the first alert ({procs['log'].read_text()[-2000:]})")
     am.stop()
-    _produce(broker.bootstrap, topic, [_alert("cost_budget", f"bot-{i}") for i in range(2, 6)])
+    produce_each(broker.bootstrap, topic, [_alert("cost_budget", f"bot-{i}") for i in range(2, 6)])
     time.sleep(3)  # notify retries with backoff meanwhile
     am.start()
     want = {f"bot-{i}" for i in range(1, 6)}
