@@ -133,8 +133,7 @@ class TaskState:
         self.models: dict[str, int] = {}
         self.tools: dict[str, int] = {}
         self.errors: dict[str, int] = {}          # failures beyond MAX_ERROR_SPANS, counted per span
-        # failed span ID -> [parent ID, error type, is a call, has a failed child, has a failed call below]
-        self.error_spans: dict[str, list[Any]] = {}
+        self.error_spans: dict[str, list[Any]] = {}  # failed span ID -> [parent ID, error type, is a call]
         self.scores: dict[str, list[float]] = {}   # name -> [sum, n]
         self.max_repeat = 0
         # Loop judging: tool and LLM calls in start order. `recent` holds the last MAX_RECENT calls as
@@ -223,21 +222,17 @@ class TaskState:
         if len(spans) >= MAX_ERROR_SPANS:
             bump(self.errors, s.error_type or "_OTHER", MAX_ERROR_TYPES)
             return
-        is_call = s.kind == LLM or s.kind == TOOL
-        parent = spans.get(s.parent_id) if s.parent_id else None
-        if parent is not None:
-            parent[3] = True
-            parent[4] = parent[4] or is_call
-        children = [e for e in spans.values() if e[0] == s.span_id]
-        spans[s.span_id] = [s.parent_id, s.error_type, is_call, bool(children), any(e[2] for e in children)]
+        spans[s.span_id] = [s.parent_id, s.error_type, s.kind == LLM or s.kind == TOOL]
 
     def error_counts(self) -> dict[str, int]:
         """error type -> failures (see the module docstring)."""
         counts = dict(self.errors)
         spans = self.error_spans
-        calls = any(e[2] for e in spans.values())
-        for parent_id, error_type, is_call, has_child, has_call_below in spans.values():
-            if (has_call_below or not is_call) if calls else has_child:
+        failed_parents = {e[0] for e in spans.values()}           # failed spans with a failed child
+        call_parents = {e[0] for e in spans.values() if e[2]}      # ... with a failed call as a child
+        calls = bool(call_parents)
+        for span_id, (parent_id, error_type, is_call) in spans.items():
+            if (span_id in call_parents or not is_call) if calls else span_id in failed_parents:
                 continue
             for _ in range(len(spans)):  # bounded: hostile parent IDs may form a cycle
                 if error_type is not None or parent_id not in spans:

@@ -413,6 +413,17 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                 out.append(span)
 
 
+def _json_count(span: Span, key: str, n: Any, errors: list[InvalidSpan]) -> int | None:
+    """A token count found inside a JSON attribute: None (skipped) for a non-number, None and an
+    `InvalidValue` for a number out of range."""
+    if not isinstance(n, int | float) or isinstance(n, bool):
+        return None
+    if not is_token_count(n):
+        errors.append(_invalid(span.name, key, n, "a token count"))
+        return None
+    return int(n)
+
+
 def _json_object(val: AnyValue) -> dict[str, Any] | None:
     raw = any_value(val)
     try:
@@ -432,13 +443,9 @@ def _genkit(span: Span, subtype: str, name: str | None, output: AnyValue | None,
         usage = obj.get("usage") if obj else None
         if isinstance(usage, dict):
             for field, attr in v.GENKIT_USAGE.items():
-                n = usage.get(field)
-                if n is None or isinstance(n, bool) or not isinstance(n, int | float):
-                    continue
-                if is_token_count(n):
-                    setattr(span, attr, int(n))
-                else:
-                    errors.append(_invalid(span.name, f"genkit:output usage.{field}", n, "a token count"))
+                n = _json_count(span, f"genkit:output usage.{field}", usage.get(field), errors)
+                if n is not None:
+                    setattr(span, attr, n)
     elif subtype == "tool":
         span.tool_name = span.tool_name or name
     elif subtype == "flow":
@@ -505,10 +512,10 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
         if isinstance(n, dict) and isinstance(field, str):
             _usage_details(span, key, field, n, sums, errors)
             continue
-        if not isinstance(field, str) or not isinstance(n, int | float) or isinstance(n, bool):
+        if not isinstance(field, str):
             continue
-        if not is_token_count(n):
-            errors.append(_invalid(span.name, f"{key}.{field}", n, "a token count"))
+        n = _json_count(span, f"{key}.{field}", n, errors)
+        if n is None:
             continue
         f = field.lower()
         if f in ("total", "total_tokens"):
@@ -516,14 +523,14 @@ def _langfuse_usage(span: Span, key: str, val: AnyValue, errors: list[InvalidSpa
         elif "input" in f or "prompt" in f:
             bucket = "input_tokens"
             if "cache_read" in f or "cached" in f:
-                sums["cache_read_tokens"] = sums.get("cache_read_tokens", 0) + int(n)
+                sums["cache_read_tokens"] = sums.get("cache_read_tokens", 0) + n
         elif "output" in f or "completion" in f:
             bucket = "output_tokens"
             if "reasoning" in f:
-                sums["reasoning_tokens"] = sums.get("reasoning_tokens", 0) + int(n)
+                sums["reasoning_tokens"] = sums.get("reasoning_tokens", 0) + n
         else:
             continue
-        sums[bucket] = sums.get(bucket, 0) + int(n)
+        sums[bucket] = sums.get(bucket, 0) + n
     for attr, n in sums.items():
         setattr(span, attr, n)
 
@@ -539,13 +546,11 @@ def _usage_details(span: Span, key: str, field: str, details: dict[str, Any], su
     if bucket is None:
         return
     for name, n in details.items():
-        if not isinstance(name, str) or part not in name.lower() or not isinstance(n, int | float) or isinstance(
-                n, bool):
+        if not isinstance(name, str) or part not in name.lower():
             continue
-        if not is_token_count(n):
-            errors.append(_invalid(span.name, f"{key}.{field}.{name}", n, "a token count"))
-            continue
-        sums[bucket] = sums.get(bucket, 0) + int(n)
+        n = _json_count(span, f"{key}.{field}.{name}", n, errors)
+        if n is not None:
+            sums[bucket] = sums.get(bucket, 0) + n
 
 
 def _tool_name(span: Span, tl_entity: str | None) -> str:
