@@ -413,3 +413,39 @@ def test_closed_markers_survive_the_changelog_and_are_bounded() -> None:
     assert restored.tasks == {}
     restored.process(_sourced([raws[0]])[0])  # its marker was forgotten (bound): a new task
     assert list(restored.tasks) == [ids[0]]
+
+
+def test_stall_gets_one_all_clear_when_its_task_moves_again():
+    stuck = Task("bot", [llm(10, 1), tool(args={"a": 1}), tool("fetch", args={"b": 2})], end_root=False)
+    spans = sorted(decode(record_of([(stuck, T0)])), key=lambda s: s.end_ns)
+    late = spans.pop()  # held back: the task's next step, arriving after the stall
+    engine = Engine(POLICY)
+    engine.process(spans)
+    last = engine.clock_ns
+    (stall,) = engine.tick(last + 60 * 10**9).alerts
+    late.end_ns = last + 70 * 10**9
+    late.start_ns = late.end_ns - 10**6
+    (cleared,) = engine.process([late]).alerts
+    assert cleared["kind"] == "stalled_task" and cleared["severity"] == "info" and cleared["action"] == "notify"
+    assert cleared["resolves"] == {"alert_id": stall["alert_id"], "severity": "warning", "action": "review"}
+    assert cleared["observed"] == 70.0 and cleared["alert_id"] != stall["alert_id"]
+    # once per task: it neither clears again nor re-stalls, and its summary lists the stall once
+    assert engine.tick(late.end_ns + 120 * 10**9).alerts == []
+    (summary,) = engine.tick(late.end_ns + 901 * 10**9).summaries
+    assert summary["alerts"] == ["stalled_task"]
+
+
+def test_stall_all_clear_when_the_stalled_task_times_out_and_never_without_a_stall():
+    stuck = Task("bot", [llm(10, 1)], end_root=False)
+    engine, _, _ = run([record_of([(stuck, T0)])], POLICY, flush=False)
+    last = engine.clock_ns
+    (stall,) = engine.tick(last + 60 * 10**9).alerts
+    out = engine.tick(last + 900 * 10**9)
+    assert [s["outcome"] for s in out.summaries] == ["timed_out"]
+    (cleared,) = out.alerts
+    assert cleared["resolves"]["alert_id"] == stall["alert_id"] and "closed (timed_out)" in cleared["message"]
+    assert cleared["ts"] > stall["ts"]  # at its idle deadline, live and in replay alike
+    # a task that never stalled gets no all-clear when it times out
+    quiet = Task("bot", [llm(10, 1)], end_root=False)
+    engine, alerts, _ = run([record_of([(quiet, T0)])], parse_policy("agents: [{match: '*', stall_s: null}]"))
+    assert [a for a in alerts if "resolves" in a] == []

@@ -45,6 +45,11 @@ def test_health_flips_for_a_looping_task_and_back() -> None:
     assert state.healthy(1.0)
     state.feed(alert(T2, kind="stalled_task", action="review"), 10.0)
     assert not state.healthy(69.0) and state.healthy(70.0)  # or the flag expires
+    state.feed(alert(T2, kind="stalled_task", action="review"), 100.0)
+    assert not state.healthy(101.0)
+    cleared = {**alert(T2, kind="stalled_task", action="notify"), "resolves": {"alert_id": "s" * 64}}
+    state.feed(cleared, 102.0)  # or the stall's all-clear arrives: the task moved again
+    assert state.healthy(102.0)
 
 
 def test_check_guarded_and_the_span_processor_use_the_current_trace() -> None:

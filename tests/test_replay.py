@@ -23,8 +23,13 @@ def replay_lines(capsys, *args):
 
 def test_scenario_prints_expected_alerts_once_and_four_summaries(capsys):
     lines, _ = replay_lines(capsys, SCENARIO)
-    alerts = sorted((x["kind"], x["agent"]) for x in lines if x["type"] == "alert")
+    alerts = sorted((x["kind"], x["agent"]) for x in lines if x["type"] == "alert" and "resolves" not in x)
     assert alerts == [("stalled_task", "stuck-bot"), ("token_budget", "hungry-bot"), ("tool_loop", "looping-bot")]
+    # the stuck task times out at the end of input: its stall gets its all-clear
+    stall = next(x for x in lines if x.get("kind") == "stalled_task" and "resolves" not in x)
+    [cleared] = [x for x in lines if "resolves" in x]
+    assert cleared["resolves"] == {"alert_id": stall["alert_id"], "severity": "warning", "action": "review"}
+    assert cleared["severity"] == "info" and cleared["task_id"] == stall["task_id"]
     tasks = {x["agent"]: x for x in lines if x["type"] == "task"}
     assert len([x for x in lines if x["type"] == "task"]) == 4
     assert tasks["healthy-bot"]["alerts"] == [] and tasks["healthy-bot"]["outcome"] == "ok"
@@ -62,7 +67,7 @@ def test_bad_record_is_reported_and_skipped(tmp_path, capsys):
     f.write_bytes(buf.getvalue())
     lines, err = replay_lines(capsys, f)
     assert "record 1: malformed" in err
-    assert len([x for x in lines if x["type"] == "alert"]) == 3
+    assert len([x for x in lines if x["type"] == "alert" and "resolves" not in x]) == 3
 
 
 def test_truncated_file_and_missing_file(tmp_path, capsys):

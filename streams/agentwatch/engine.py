@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from .detectors.budget import check_task_budgets
 from .detectors.loop import check_loop
-from .detectors.stall import check_stall
+from .detectors.stall import check_stall, resolve_stall
 from .model import Evaluation, Finding, Span
 from .policy import Policy
 from .pricing import Pricer
@@ -174,13 +174,17 @@ class Engine:
             absorb(task.absorbed, group)
             rule = self.policy.rule_for(task.agent)
             task.loop_threshold = rule.tool_repeat or 0
-            had_root = task.root_end_ns
+            had_root, last_end = task.root_end_ns, task.end_ns
             task.apply(group, self.pricer)
             if now_ns is not None and task.root_end_ns and not had_root:
                 task._close_at_ns = max(task.root_end_ns, now_ns) + grace_ns
             ts = max(s.end_ns for s in group)
             rule = self.policy.rule_for(task.agent)
             findings = check_task_budgets(task, rule, ts)
+            if task.fired:
+                moved = resolve_stall(task, last_end, ts, "moved again")
+                if moved is not None:
+                    findings.append(moved)
             loop = check_loop(task, rule)
             if loop is not None:
                 findings.append(loop)
@@ -247,7 +251,8 @@ class Engine:
             if stall is not None:
                 self._emit(task, stall, out)
             if now_ns - task.end_ns >= rule.idle_timeout_s * 1e9:
-                self._close(task, "timed_out", out)
+                # at its deadline, not the clock: the same all-clear live and in replay's flush
+                self._close(task, "timed_out", out, task.end_ns + int(rule.idle_timeout_s * 1e9))
         return out
 
     def flush(self) -> Output:
@@ -267,7 +272,8 @@ class Engine:
 
     # -- output -----------------------------------------------------------------------------------
     def _emit(self, task: TaskState, f: Finding, out: Output) -> None:
-        task.alerts.append(f.kind)
+        if f.resolves is None:  # the summary lists what the task raised, not its all-clears
+            task.alerts.append(f.kind)
         minute = f.ts_ns // _MINUTE_NS
         key = (task.agent, f.kind)
         budget = self._alert_budget.get(key)
@@ -296,7 +302,12 @@ class Engine:
         for (tool, status), n in tools.items():
             obs.tool(task.agent, tool, status, n)
 
-    def _close(self, task: TaskState, outcome: str, out: Output) -> None:
+    def _close(self, task: TaskState, outcome: str, out: Output, now_ns: int = 0) -> None:
+        """`now_ns`: when it timed out (idle timeout), else its last span end is the time."""
+        if task.fired:
+            ended = resolve_stall(task, task.end_ns, max(now_ns, task.end_ns), f"closed ({outcome})")
+            if ended is not None:
+                self._emit(task, ended, out)
         self._settle(task)
         summary = summary_json(task, outcome)
         out.summaries.append(summary)

@@ -9,6 +9,7 @@ An agent imports it (it needs only `confluent-kafka` and `opentelemetry-api`, no
     @guard.guarded()              # the same as a decorator
     provider.add_span_processor(GuardSpanProcessor(guard))   # opt in: the next span of such a trace raises
     guard.healthy()               # False while this pod has a looping or stalled task: a liveness probe
+                                  # (until the task is stopped, its stall's all-clear arrives, or 10 min pass)
 
 It reads the alerts topic without a consumer group (every pod reads every partition, from the end, and
 commits nothing), keeps only alerts for its own `service.name` (and pod, if given), and remembers at most
@@ -60,6 +61,9 @@ class GuardState:
     def feed(self, alert: Mapping[str, Any], now: float) -> None:
         trace = alert.get("trace_id")
         if not isinstance(trace, str) or not trace or not self.mine(alert):
+            return
+        if alert.get("resolves"):  # an all-clear: the stalled task moved again or closed
+            self.unhealthy.pop(trace, None)
             return
         if alert.get("action") == "terminate":
             self._put(self.stop, trace, dict(alert))

@@ -160,3 +160,6 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None
     ordinal: int = 0   # nth firing of this kind+rule for the task: part of the deterministic alert_id
+    # An all-clear: {alert_id, severity, action} of the alert this one ends (a stall that moved, a silent
+    # agent heard again). Consumers end that alert; `notify` posts it to Alertmanager as resolved.
+    resolves: dict[str, str] | None = None

@@ -38,3 +38,22 @@ def test_hostile_and_missing_fields() -> None:
     assert len(out["labels"]["agent"]) == MAX_LABEL_VALUE and out["labels"]["agent"].isprintable()
     assert out["labels"]["alertname"] == "agentwatch_unknown" and "namespace" not in out["labels"]
     assert datetime.fromisoformat(out["startsAt"]) == NOW
+
+
+STALL = {**ALERT, "kind": "stalled_task", "severity": "warning", "action": "review", "alert_id": "s" * 64,
+         "rule": "default/stall_s"}
+
+
+def test_an_all_clear_resolves_the_alert_it_ends_at_once() -> None:
+    stall = postable_alert(STALL, resolve_after_s=300, now=NOW)
+    cleared = postable_alert({**STALL, "alert_id": "c" * 64, "severity": "info", "action": "notify",
+                              "resolves": {"alert_id": "s" * 64, "severity": "warning", "action": "review"},
+                              "ts": "2026-12-02T12:00:30.000Z"}, resolve_after_s=300, now=NOW)
+    assert cleared["labels"] == stall["labels"]  # the same Alertmanager alert...
+    assert datetime.fromisoformat(cleared["endsAt"]) == NOW  # ...ended now
+    assert datetime.fromisoformat(cleared["startsAt"]) <= NOW
+    assert cleared["annotations"]["resolves"] == "s" * 64
+    # a stall is per task: another task's stall of the same agent is another Alertmanager alert
+    other = postable_alert({**STALL, "task_id": "u" * 32}, resolve_after_s=300, now=NOW)
+    assert other["labels"] != stall["labels"] and stall["labels"]["task_id"] == "t" * 32
+    assert "task_id" not in postable_alert(ALERT, resolve_after_s=300, now=NOW)["labels"]

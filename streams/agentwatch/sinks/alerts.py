@@ -47,7 +47,7 @@ def _clean(value: Any) -> Any:
 
 def alert_json(f: Finding, *, task_id: str, trace_id: str, conversation_id: str | None, agent: str,
                service: str, resource: dict[str, str]) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "schema": ALERT_SCHEMA,
         "alert_id": alert_id(f.kind, task_id, f.rule, f.ordinal),
         "kind": f.kind,
@@ -67,6 +67,9 @@ def alert_json(f: Finding, *, task_id: str, trace_id: str, conversation_id: str 
         "evidence": _clean(f.evidence),
         "message": redact(f.message),
     }
+    if f.resolves is not None:
+        out["resolves"] = f.resolves
+    return out
 
 
 def task_alert_json(f: Finding, task: TaskState) -> dict[str, Any]:
