@@ -3,7 +3,8 @@
 Fed by a copy of the task summaries, partitioned by agent (so all of one agent's tasks meet on one
 worker), and by evaluation scores that arrived after their task closed. Holds the agents' rolling baselines
 (`baselines.py`) and daily spend, and runs the detectors in `detectors/drift.py`,
-`detectors/errors.py` and the daily budget of `detectors/budget.py`. The worker
+`detectors/errors.py`, the daily budget of `detectors/budget.py` and agent silence (`detectors/silence.py`,
+on the input clock each worker sends every per-agent partition: `observe_clock`). The worker
 persists each changed agent's baseline (`take_dirty`) and adopts recovered ones after a rebalance.
 Bounds: `DriftConfig.max_agents` baselines; error-burst groups per `ErrorBurstDetector`; `MAX_RECENT_TASKS`
 task IDs per agent.
@@ -23,6 +24,7 @@ from .baselines import AgentBaseline, rfc3339_ns
 from .detectors.budget import DailyCost
 from .detectors.drift import DriftConfig, DriftDetector
 from .detectors.errors import ErrorBurstDetector, NewErrorTypeDetector
+from .detectors.silence import SilenceDetector
 from .model import Finding
 from .policy import Policy
 from .sinks.alerts import alert_json
@@ -38,6 +40,7 @@ class AgentStage:
         self.new_errors = NewErrorTypeDetector(self.drift.baselines, self.config.min_baseline_tasks)
         self.bursts = ErrorBurstDetector()
         self.daily = DailyCost(self.config.max_agents)
+        self.silence = SilenceDetector(self.config.max_agents)
         self.dirty: set[str] = set()
         self.absorbed: dict[str, int] = {}            # agent -> offset of the last per-agent message folded in
         self.recent: dict[str, dict[str, None]] = {}  # agent -> its last MAX_RECENT_TASKS task IDs (oldest first)
@@ -91,10 +94,29 @@ class AgentStage:
         if daily is not None:
             findings.append(daily)
         self.dirty.add(agent)
-        return [alert_json(f, task_id=summary["task_id"], trace_id=summary["trace_id"],
-                           conversation_id=summary.get("conversation_id"), agent=agent,
-                           service=summary.get("service", ""), resource=summary.get("resource") or {})
-                for f in findings]
+        out = [alert_json(f, task_id=summary["task_id"], trace_id=summary["trace_id"],
+                          conversation_id=summary.get("conversation_id"), agent=agent,
+                          service=summary.get("service", ""), resource=summary.get("resource") or {})
+               for f in findings]
+        heard = self.silence.task_closed(agent, str(summary["task_id"]), str(summary["trace_id"]), now, rule)
+        if heard is not None:
+            out.append(self._agent_alert(heard, agent, str(summary["task_id"]), str(summary["trace_id"])))
+        return out
+
+    def observe_clock(self, clock_ns: int) -> list[dict[str, Any]]:
+        """The input was read up to `clock_ns` (newest span end, event time): agents silent since."""
+        alerts = []
+        for agent, f in self.silence.heard(clock_ns, self.policy.rule_for):
+            self.dirty.add(agent)
+            task_id, trace_id = self.silence.agents[agent].last_task
+            alerts.append(self._agent_alert(f, agent, task_id, trace_id))
+        return alerts
+
+    @staticmethod
+    def _agent_alert(f: Finding, agent: str, task_id: str, trace_id: str) -> dict[str, Any]:
+        # about the agent, not a task: no service or resource, so a silence and its all-clear have one identity
+        return alert_json(f, task_id=task_id, trace_id=trace_id, conversation_id=None, agent=agent, service="",
+                          resource={})
 
     def observe_score(self, late: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A score whose task had closed: {agent, evaluation, score, ts_ns, trace_id}."""
@@ -114,6 +136,7 @@ class AgentStage:
             ab = self.drift.baselines.peek(agent)
             if ab is not None:
                 out.append((agent, {"baseline": ab.to_dict(), "daily": self.daily.state(agent),
+                                    "silence": self.silence.state(agent),
                                     "absorbed": self.absorbed.get(agent, -1),
                                     "recent": list(self.recent.get(agent, ()))}))
         self.dirty = set()
@@ -128,6 +151,8 @@ class AgentStage:
             return False
         if state.get("daily"):
             self.daily.adopt(agent, state["daily"])
+        if state.get("silence"):
+            self.silence.adopt(agent, state["silence"])
         self.absorbed[agent] = int(state.get("absorbed", -1))
         self.recent[agent] = dict.fromkeys(state.get("recent", ()))
         return True
@@ -137,6 +162,7 @@ class AgentStage:
         for agent in gone:
             self.drift.baselines.remove(agent)
             self.daily.forget(agent)
+            self.silence.forget(agent)
             self.dirty.discard(agent)
             self.absorbed.pop(agent, None)
             self.recent.pop(agent, None)

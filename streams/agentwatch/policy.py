@@ -32,6 +32,7 @@ class Rule:
     drift_sigma: float | None = 3.0         # short-window mean vs baseline, in standard errors
     cost_multiple: float | None = 5.0       # one task's cost vs the agent's rolling mean
     idle_timeout_s: float = 900.0           # extension: close an open task after this long without spans
+    silence_multiple: float | None = 3.0    # extension: agent silent after this x its median gap between tasks
 
     def name(self, key: str) -> str:
         """The `rule` field of an alert: which rule and which key fired."""
@@ -40,7 +41,8 @@ class Rule:
 
 DEFAULT_RULE = Rule()
 _INT_KEYS = {"task_tokens", "tool_repeat"}
-_NUM_KEYS = {"task_cost_usd", "daily_cost_usd", "stall_s", "drift_sigma", "cost_multiple", "idle_timeout_s"}
+_NUM_KEYS = {"task_cost_usd", "daily_cost_usd", "stall_s", "drift_sigma", "cost_multiple", "idle_timeout_s",
+             "silence_multiple"}
 _NULLABLE = {f.name for f in fields(Rule)} - {"match", "idle_timeout_s"}
 _PRICE_KEYS = {"input", "output", "cache_read"}
 _MATCH_CACHE_MAX = 4096

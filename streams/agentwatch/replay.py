@@ -72,6 +72,7 @@ def replay(paths: list[Path], engine: Engine, *, max_record_bytes: int, encoding
             out.alerts.extend(agents.observe_summary(summary))
         for late in out.late_scores:
             out.alerts.extend(agents.observe_score(late))
+        out.alerts.extend(agents.observe_clock(engine.clock_ns))
         return out
 
     last_tick = 0

@@ -100,6 +100,7 @@ class WorkerCore:
         self._hw_markers = hw_markers
         self._unmarked: set[tuple[str, int]] = set()  # changelog partitions written since their marker
         self.newest: dict[int, int] = {}  # input partition -> newest span end routed from it
+        self._clock_sent = 0  # the newest of `newest` last sent to the per-agent partitions (agent silence)
 
     # -- partitions -------------------------------------------------------------------------------
     def partition(self, key: str) -> int:
@@ -267,8 +268,19 @@ class WorkerCore:
         by_partition = {p: self.clock.read(partition=p) for p in self.clock.owned}
         partition = self.partition
         self.publish(self.engine.tick(now, lambda task_id: by_partition.get(partition(task_id), now)))
+        self.send_input_clock()
         self.metrics.lag.set(max(0.0, (wall_ns - now) / 1e9) if now else 0.0)
         self.metrics.active_tasks.set(len(self.engine.tasks))
+
+    def send_input_clock(self) -> None:
+        """Every per-agent partition hears how far this worker has read the input (the newest span end, real
+        spans only): the clock of agent silence (detectors/silence.py). Sent when it moved."""
+        clock = max(self.newest.values(), default=0)
+        if clock > self._clock_sent:
+            self._clock_sent = clock
+            value = b"[[],[],%d]" % clock
+            for p in range(self.partitions):
+                self.sink.send(AGENTS_TOPIC, value, partition=p)
 
     def publish(self, out: Output) -> None:
         s, send = self.settings, self.sink.send
@@ -286,13 +298,16 @@ class WorkerCore:
 
     # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
     def agents(self, records: Sequence[Record]) -> None:
-        """Each message: [[summary, ...], [late score, ...]] of agents homed on its partition."""
+        """Each message: [[summary, ...], [late score, ...]] of agents homed on its partition, or
+        [[], [], input clock ns] from a worker's tick (`send_input_clock`)."""
         stage = self.agent_stage
         alerts: list[dict[str, Any]] = []
         for msg in records:
             try:
-                summaries, late_scores = orjson.loads(msg.value or b"")
+                summaries, late_scores, *clock = orjson.loads(msg.value or b"")
                 alerts += stage.observe_message(summaries, late_scores, msg.offset)
+                if clock:
+                    alerts += stage.observe_clock(int(clock[0]))
             except (ValueError, KeyError, TypeError) as exc:  # written by another agentwatch version?
                 self.dead_letter(msg, "internal_error", f"unreadable per-agent batch: {exc}")
                 continue

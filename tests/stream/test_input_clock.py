@@ -1,0 +1,37 @@
+"""The input clock of agent silence: every per-agent partition hears it from each worker's tick."""
+
+from agentwatch.demo.synth import Step, Task
+from agentwatch.policy import Policy
+from agentwatch.settings import Settings
+from agentwatch.sinks.metrics import Metrics
+from agentwatch.stream.core import Record, WorkerCore
+from agentwatch.stream.topology import AGENTS_TOPIC
+from otel_helpers import T0, record_of
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int | None, bytes | None]] = []
+
+    def send(self, topic, value, key=None, partition=None, headers=None) -> None:
+        self.sent.append((topic, partition, value))
+
+
+def test_tick_sends_the_newest_span_end_to_every_agent_partition_when_it_moved() -> None:
+    sink = ListSink()
+    core = WorkerCore(Settings(partitions=3), Policy(), Metrics(10), sink, input_partitions=1)
+    core.assign({0, 1, 2}, {0, 1, 2}, [], [])
+    core.tick(T0)
+    assert [s for s in sink.sent if s[0] == AGENTS_TOPIC] == []  # nothing read yet: no clock
+    core.route([Record("otlp_spans", 0, 0, record_of([(Task("bot", [Step("llm", input_tokens=5)]), T0)]))],
+               wall_ns=T0)
+    newest = core.newest[0]
+    sink.sent.clear()
+    core.tick(T0)
+    clocks = [(p, v) for t, p, v in sink.sent if t == AGENTS_TOPIC]
+    assert clocks == [(p, b"[[],[],%d]" % newest) for p in range(3)]
+    sink.sent.clear()
+    core.tick(T0 + 10**9)  # heartbeats move the task clock, never this one
+    assert [s for s in sink.sent if s[0] == AGENTS_TOPIC] == []
+    core.agents([Record(AGENTS_TOPIC, p, 7, v) for p, v in clocks])
+    assert core.agent_stage.silence.clock_ns == newest
