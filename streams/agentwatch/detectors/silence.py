@@ -1,7 +1,8 @@
 """Silent agents: an agent that normally closes a task every G has closed none for `silence_multiple` x G.
 
 G is the median of the agent's last `MAX_GAPS` gaps between task ends (summary `end`); no verdict before
-`MIN_TASKS` tasks. Fires once per silence (warning, notify; rule "<rule>/silence_multiple", ordinal = the
+`MIN_TASKS` tasks, and never before `MIN_SILENCE_S` (60 s) of silence, since an agent whose tasks end in
+bursts has a median gap near 0. Fires once per silence (warning, notify; rule "<rule>/silence_multiple", ordinal = the
 agent's silence number, so replays give the same IDs) and, when the agent closes a task again, one info
 all-clear that `resolves` it.
 
@@ -36,6 +37,7 @@ KIND = "agent_silent"
 MIN_TASKS = 30
 MAX_GAPS = 64
 MAX_STEP_S = 10.0
+MIN_SILENCE_S = 60.0  # never silent sooner: tasks that end in bursts have a median gap near 0
 _NS = 1_000_000_000
 
 
@@ -89,12 +91,13 @@ class SilenceDetector:
             if multiple is None:
                 continue
             quiet = self.heard_ns - s.heard_at_last
-            if quiet > multiple * s.gap_ns:
+            limit = max(multiple * s.gap_ns, MIN_SILENCE_S * _NS)
+            if quiet > limit:
                 s.silent = True
                 s.silences += 1
                 out.append((agent, Finding(
                     kind=KIND, severity="warning", action="notify", rule=rule.name("silence_multiple"),
-                    observed=round(quiet / _NS, 3), threshold=round(multiple * s.gap_ns / _NS, 3),
+                    observed=round(quiet / _NS, 3), threshold=round(limit / _NS, 3),
                     ts_ns=clock_ns, ordinal=s.silences,
                     evidence={"median_gap_s": round(s.gap_ns / _NS, 3), "tasks": s.tasks,
                               "last_task_end": s.last_end_ns},
