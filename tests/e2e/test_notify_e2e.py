@@ -5,81 +5,26 @@ resolve by themselves, and nothing is lost while Alertmanager restarts."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka_helpers import produce_each, wait_until
 
-from agentwatch.local.broker import LOOPBACK, EmbeddedBroker, ManagedProcess, child_env, free_port
+from agentwatch.local.alertmanager import Alertmanager, Webhook, alertmanager_installed
+from agentwatch.local.broker import EmbeddedBroker, child_env
 from agentwatch.stream.kafka_admin import ensure_topics
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None,
+    pytest.mark.skipif(not alertmanager_installed(),
                        reason="Debian's prometheus-alertmanager is not installed (make setup)"),
 ]
-
-
-class Webhook:
-    """Collects the JSON bodies Alertmanager posts."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self.url = f"http://{LOOPBACK}:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def alerts(self, status: str) -> list[dict[str, Any]]:
-        return [a for b in self.bodies for a in b["alerts"] if a["status"] == status]
-
-
-class Alertmanager(ManagedProcess):
-    name = "alertmanager"
-
-    def __init__(self, webhook: str, directory: Path) -> None:
-        super().__init__(start_timeout_s=30, log_dir=directory)
-        self.port = free_port()
-        self.config = directory / "alertmanager.yml"
-        self.config.write_text(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n"
-            "  repeat_interval: 1h\n"
-            f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {webhook}\n        send_resolved: true\n")
-
-    def _argv(self) -> list[str]:
-        return ["prometheus-alertmanager", f"--config.file={self.config}", f"--storage.path={self._dir / 'data'}",
-                f"--web.listen-address={LOOPBACK}:{self.port}", "--cluster.listen-address="]
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/-/ready", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
 
 
 def _alert(kind: str, agent: str, severity: str = "critical") -> bytes:
@@ -109,7 +54,7 @@ def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook
         notify.wait(15)
         log.close()
         am.stop()
-        hook.server.shutdown()
+        hook.close()
 
 
 def test_alerts_reach_the_webhook_grouped_labelled_and_resolve(broker: EmbeddedBroker, stack) -> None:

@@ -19,7 +19,7 @@ import pytest
 from test_worker_e2e import Stack, _start_stack, _summaries_for
 
 from agentwatch.demo.synth import Step, Task, scenario_tasks
-from agentwatch.local.broker import LOOPBACK, ManagedProcess, free_port
+from agentwatch.local.broker import LOOPBACK, ManagedProcess, free_port, http_ok
 
 pytestmark = [
     pytest.mark.e2e,
@@ -49,11 +49,7 @@ class Prometheus(ManagedProcess):
         return dict(os.environ)
 
     def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/-/ready", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_ok(f"http://{LOOPBACK}:{self.port}/-/ready")
 
     def query(self, expr: str) -> list:
         url = f"http://{LOOPBACK}:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})

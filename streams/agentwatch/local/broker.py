@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Self
@@ -75,6 +76,15 @@ def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
         with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
+        return False
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    """True when GET `url` answers 200 (a readiness probe for the processes started here)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:
+            return r.status == 200
+    except OSError:  # URLError, HTTPError (non-2xx) and refused connections are all OSError
         return False
 
 

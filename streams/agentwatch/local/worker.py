@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import sys
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
-from .broker import LOOPBACK, ManagedProcess, child_env, free_port
+from .broker import LOOPBACK, ManagedProcess, child_env, free_port, http_ok
 
 
 class LocalWorker(ManagedProcess):
@@ -38,11 +37,7 @@ class LocalWorker(ManagedProcess):
         return env
 
     def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.metrics_port}/readyz", timeout=1) as r:
-                return r.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return http_ok(f"http://{LOOPBACK}:{self.metrics_port}/readyz")
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as r:
