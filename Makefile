@@ -1,5 +1,6 @@
 # One command for each main job; each does its own set-up (venv, pip, apt) on a fresh machine.
-#   make demo    the live demo: embedded broker, rotel, synthetic agents, a worker, alerts printed
+#   make demo    the live demo: embedded broker, rotel, a worker, synthetic agents (two stopped by the guard),
+#                alerts printed, one delivered through a local Alertmanager
 #   make test    ruff + the whole test suite (unit, end-to-end, deploy)
 #   make bench   benchmarks/ (throughput ratios measured side by side)
 PY ?= python3
@@ -27,7 +28,7 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/pytest -q
 
-demo: $(STAMP)
+demo: setup
 	$(BIN)/agentwatch demo
 
 bench: $(STAMP)

@@ -138,7 +138,8 @@ class Result:
 
 
 def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path, i: int,
-                 commit_interval_s: float = 2.8, keyed: bool = False) -> WorkerProc:
+                 commit_interval_s: float = 2.8, keyed: bool = False,
+                 extra_env: dict[str, str] | None = None) -> WorkerProc:
     port = free_port()
     env = child_env(drop_prefixes=("AGENTWATCH_",))
     env.update({
@@ -147,6 +148,7 @@ def start_worker(broker: EmbeddedBroker, topic: str, partitions: int, tmp: Path,
         "AGENTWATCH_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
         "AGENTWATCH_COMMIT_INTERVAL_S": str(commit_interval_s),
         "AGENTWATCH_INPUT_KEYED_BY_TRACE": "true" if keyed else "false",
+        **(extra_env or {}),
     })
     log = tmp / f"worker{i}.log"
     with open(log, "wb") as f:

@@ -1,32 +1,43 @@
-"""`agentwatch demo`: the whole pipeline on this machine, no flags, about half a minute.
+"""`agentwatch demo`: the whole pipeline on this machine, no flags, about a minute.
 
     synthetic agents --OTLP/HTTP--> rotel --kafka--> tansu --> agentwatch worker --> alerts, summaries
+         ^                                                                             |        |
+         +--------------------------- agentwatch.guard <------------------------------+        |
+                                      agentwatch notify --> Alertmanager --> webhook (printed) <+
 
-Starts an embedded broker (tansu), a real collector (rotel, `--traces-batch-max-size 1024`) and a
-worker, then runs agents instrumented with the real OpenTelemetry SDK, each its own service: a healthy
-one, a looping one (same tool, same arguments), one that blows its token budget, one that stalls
-mid-task, several tasks each, and a drifting one whose evaluation score falls (its recent history, four
-hours of tasks with `gen_ai.evaluation.result` events sent as OTLP logs, is replayed at once).
-Alerts are printed as they arrive; at the end a summary table per agent, then everything it started
-is stopped. Exit 0 when every expected alert arrived and the healthy agent
-had none.
+Starts an embedded broker (tansu), a real collector (rotel, `--traces-batch-max-size 1024`), a worker
+and, where Debian's `prometheus-alertmanager` is installed, `agentwatch notify` posting to a local
+Alertmanager that delivers to a webhook this process prints. Then it runs agents instrumented with the
+real OpenTelemetry SDK, each its own service: a healthy one (several tasks), one that stalls mid-task, a
+drifting one whose evaluation score falls (its recent history, four hours of tasks with
+`gen_ai.evaluation.result` events sent as OTLP logs, is replayed at once), and two that run live under
+`agentwatch.guard` (each span exported as it ends, `guard.check()` before every step): a looping one
+(same tool, same arguments) and one that blows its token budget. The guard stops both; the demo prints
+what each would still have spent. Alerts are printed as they arrive; at the end a summary table per
+agent, then everything it started is stopped. Exit 0 when every expected alert arrived, the guard
+stopped both tasks, the healthy agent had no alert and (with Alertmanager) a notification was delivered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
 from ..alerts_cli import format_alert
-from ..local.broker import EmbeddedBroker
+from ..guard import Guard, TaskStopped
+from ..local.alertmanager import Alertmanager, Webhook, alertmanager_installed
+from ..local.broker import EmbeddedBroker, child_env
 from ..local.rotel import Rotel
 from ..local.worker import LocalWorker
 from ..settings import from_env
@@ -75,15 +86,77 @@ def _healthy(i: int) -> Task:
 def _plan(now_ns: int) -> list[tuple[float, Task]]:
     """(seconds from start, task): each task is emitted so that it ends about when it is sent."""
     canon = {t.agent: t for t, _ in scenario_tasks(now_ns)}
-    plan: list[tuple[float, Task]] = []
-    for k in range(3):
-        plan.append((1.0 + 4.0 * k, _healthy(k)))
-    plan.append((2.0, canon["looping-bot"]))
-    plan.append((9.0, canon["looping-bot"]))
-    plan.append((3.0, canon["hungry-bot"]))
-    plan.append((11.0, canon["hungry-bot"]))
+    plan = [(1.0 + 4.0 * k, _healthy(k)) for k in range(3)]
     plan.append((4.0, canon["stuck-bot"]))
     return sorted(plan, key=lambda p: p[0])
+
+
+def _guarded_tasks() -> list[tuple[float, Task]]:
+    """(seconds from start, task) of the agents that run live under the guard; each would run to its end."""
+    loop: list[Step] = []
+    for k in range(12):  # the same search over and over: the framework's step limit would end it at 12
+        loop += [Step("llm", input_tokens=900 + 160 * k, output_tokens=24, duration_ms=600),
+                 Step("tool", tool="search", args={"q": "weather in Paris"}, duration_ms=350)]
+    hungry = [Step("llm", model="gpt-4o", input_tokens=24_000 + 800 * k, output_tokens=1_500, duration_ms=1_100)
+              for k in range(14)]  # re-reads a growing document: 200k tokens after the 8th call
+    return [(2.0, Task("looping-bot", loop, conversation_id="conv-looping-0001")),
+            (3.0, Task("hungry-bot", hungry, conversation_id="conv-hungry-0001"))]
+
+
+@dataclass
+class Stopped:
+    """A task the guard stopped: what it had done and what it would still have spent."""
+
+    agent: str
+    trace_id: str
+    kind: str
+    step: int
+    steps: list[Step]
+
+    @property
+    def saved_calls(self) -> tuple[int, int]:
+        rest = self.steps[self.step:]
+        return sum(s.kind == "llm" for s in rest), sum(s.kind == "tool" for s in rest)
+
+    @property
+    def saved_tokens(self) -> int:
+        return sum(s.input_tokens + s.output_tokens for s in self.steps[self.step:] if s.kind == "llm")
+
+    def line(self) -> str:
+        model, tool = self.saved_calls
+        return (f"  GUARD stopped {self.agent} task {self.trace_id[:12]}.. ({self.kind}) before step "
+                f"{self.step + 1} of {len(self.steps)}: saved {model + tool} calls ({model} model, {tool} tool) "
+                f"and {self.saved_tokens:,} tokens against running to the end")
+
+
+def _run_guarded(task: Task, provider: Any, bootstrap: str, alerts_topic: str) -> Stopped | None:
+    """Run `task` live as its agent would, with `guard.check()` before every step; None if never stopped."""
+    guard = Guard.start(bootstrap, alerts_topic, service=task.agent)
+    try:
+        deadline = time.monotonic() + 20
+        while guard.blind and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = [0]
+
+        def before_step(trace_id: str, i: int) -> None:
+            done[0] = i
+            guard.check(trace_id)
+
+        try:
+            emit_task(tracer_for(provider, task.vocab), task, time.time_ns(), live=True, before_step=before_step)
+        except TaskStopped as stop:
+            return Stopped(task.agent, stop.alert["trace_id"], stop.alert["kind"], done[0], task.steps)
+        return None
+    finally:
+        guard.close()
+
+
+def _notification_line(body: dict[str, Any]) -> str:
+    return "\n".join(
+        f"  WEBHOOK {a['status']} {a['labels'].get('alertname')} severity={a['labels'].get('severity')} "
+        f"agent={a['labels'].get('agent')} (Alertmanager group {body.get('groupKey', '')[:40]}): "
+        f"{a['annotations'].get('summary') or a['annotations'].get('description', '')}"
+        for a in body.get("alerts", []))
 
 
 def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -> list[str]:
@@ -116,7 +189,8 @@ def _drifting_history(tracer_provider: Any, logger_provider: Any, now_ns: int) -
 class _Follower(threading.Thread):
     """Reads alerts and task summaries from the broker and prints alerts as they arrive."""
 
-    def __init__(self, bootstrap: str, alerts_topic: str, tasks_topic: str, out: TextIO) -> None:
+    def __init__(self, bootstrap: str, alerts_topic: str, tasks_topic: str, out: TextIO,
+                 say: Callable[[str], None]) -> None:
         super().__init__(name="demo-follower", daemon=True)
         from confluent_kafka import TopicPartition
 
@@ -127,7 +201,8 @@ class _Follower(threading.Thread):
         self.consumer.assign([TopicPartition(t, p, 0) for t in (alerts_topic, tasks_topic)
                               for p in range(PARTITIONS)])
         self.alerts_topic = alerts_topic
-        self.out = out
+        self.color = hasattr(out, "isatty") and out.isatty()
+        self.say = say
         self.alerts: list[dict[str, Any]] = []
         self.summaries: list[dict[str, Any]] = []
         self.stop_flag = threading.Event()
@@ -140,9 +215,7 @@ class _Follower(threading.Thread):
             doc = orjson.loads(msg.value())
             if msg.topic() == self.alerts_topic:
                 self.alerts.append(doc)
-                color = hasattr(self.out, "isatty") and self.out.isatty()
-                self.out.write(f"  ALERT {format_alert(doc, color)}\n")
-                self.out.flush()
+                self.say(f"  ALERT {format_alert(doc, self.color)}")
             else:
                 self.summaries.append(doc)
         self.consumer.close()
@@ -158,7 +231,7 @@ def _summary_table(summaries: list[dict[str, Any]], alerts: list[dict[str, Any]]
         r["outcomes"].add(s["outcome"])
     by_agent: dict[str, list[str]] = defaultdict(list)
     for a in alerts:
-        by_agent[a["agent"]].append(a["kind"])
+        by_agent[a["agent"]].append(a["kind"] if "resolves" not in a else "all-clear")
     lines = [f"  {'agent':14} {'tasks':>5} {'tokens':>9} {'cost USD':>9}  {'outcomes':18} alerts",
              "  " + "-" * 78]
     for agent in sorted(set(rows) | set(by_agent)):
@@ -169,13 +242,43 @@ def _summary_table(summaries: list[dict[str, Any]], alerts: list[dict[str, Any]]
     return "\n".join(lines)
 
 
+def _start_notify(stack: contextlib.ExitStack, work: Path, brokers: str, alerts_topic: str,
+                  say: Callable[[str], None]) -> Webhook | None:
+    """Alertmanager delivering to a printed webhook, and `agentwatch notify` feeding it; None (and a note)
+    where prometheus-alertmanager is not installed."""
+    if not alertmanager_installed():
+        say("  notify    skipped: Debian's prometheus-alertmanager is not installed (`make setup` installs it)")
+        return None
+    hook = Webhook(on_body=lambda body: say(_notification_line(body)))
+    stack.callback(hook.close)
+    am = stack.enter_context(Alertmanager(hook.url, work / "alertmanager"))
+    log = stack.enter_context((work / "notify.log").open("wb"))
+    notify = subprocess.Popen([sys.executable, "-m", "agentwatch.cli", "notify", "--alertmanager", am.url,
+                               "--brokers", brokers, "--topic", alerts_topic],
+                              stdout=log, stderr=subprocess.STDOUT, env=child_env(drop_prefixes=("AGENTWATCH_",)))
+
+    def stop() -> None:
+        notify.terminate()
+        try:
+            notify.wait(15)
+        except subprocess.TimeoutExpired:
+            notify.kill()
+
+    stack.callback(stop)
+    say(f"  notify    agentwatch notify -> Alertmanager {am.url} -> webhook {hook.url} (printed as WEBHOOK)")
+    return hook
+
+
 def run_demo(out: TextIO = sys.stdout) -> int:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+    lock = threading.Lock()
+
     def say(text: str) -> None:
-        out.write(text + "\n")
-        out.flush()
+        with lock:
+            out.write(text + "\n")
+            out.flush()
 
     settings = from_env({})
     work = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
@@ -196,25 +299,28 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         say("  worker    starting (joins the consumer group, recovers its table)...")
         stack.enter_context(worker)
         say(f"  worker    ready; metrics on {worker.metrics_url}")
-        follower = _Follower(broker.bootstrap, settings.alerts_topic, settings.tasks_topic, out)
+        hook = _start_notify(stack, work, broker.url, settings.alerts_topic, say)
+        follower = _Follower(broker.bootstrap, settings.alerts_topic, settings.tasks_topic, out, say)
         follower.start()
         stack.callback(follower.join, 5)
         stack.callback(follower.stop_flag.set)
         providers: dict[str, Any] = {}
 
-        def provider_for(agent: str) -> Any:
+        def provider_for(agent: str, live: bool = False) -> Any:
+            """Batched export for tasks sent whole; one export per span as it ends for the live agents."""
             if agent not in providers:
                 exporter = OTLPSpanExporter(endpoint=f"{rotel.otlp_http_endpoint}/v1/traces", timeout=10)
                 providers[agent] = make_provider(agent, {"k8s.namespace.name": "agents",
                                                          "k8s.deployment.name": agent,
                                                          "k8s.pod.name": f"{agent}-7d4f9-0"},
-                                                 exporter=exporter, batch=True)
+                                                 exporter=exporter, batch=not live)
                 stack.callback(providers[agent].shutdown)
             return providers[agent]
 
         plan = _plan(time.time_ns())
-        say(f"\nrunning {len(plan)} tasks of 4 agents: healthy-bot, looping-bot, hungry-bot, stuck-bot "
-            f"(stall after {8}s of silence);\nreplaying drifting-bot's last 4 hours "
+        guarded = _guarded_tasks()
+        say(f"\nrunning {len(plan)} tasks of healthy-bot and stuck-bot (stall after 8s of silence); looping-bot "
+            f"and hungry-bot live under agentwatch.guard;\nreplaying drifting-bot's last 4 hours "
             f"({DRIFT_HISTORY + DRIFT_DROP} tasks, relevance scores as OTLP log events)\n")
         start = time.monotonic()
         judge = make_logger_provider("drifting-bot", OTLPLogExporter(endpoint=f"{rotel.otlp_http_endpoint}/v1/logs"))
@@ -222,17 +328,35 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         drift_ids = _drifting_history(provider_for("drifting-bot"), judge, time.time_ns())
         providers["drifting-bot"].force_flush()
         judge.force_flush()
+        stopped: list[Stopped] = []
+
+        def run_guarded(at: float, task: Task) -> None:
+            provider = provider_for(task.agent, live=True)
+            time.sleep(max(0.0, at - (time.monotonic() - start)))
+            result = _run_guarded(task, provider, broker.bootstrap, settings.alerts_topic)
+            if result is not None:
+                stopped.append(result)
+                say(result.line())
+            else:
+                say(f"  GUARD never stopped {task.agent}: it ran all {len(task.steps)} steps")
+
+        agents = [threading.Thread(target=run_guarded, args=g, daemon=True) for g in guarded]
+        for a in agents:
+            a.start()
         for at, task in plan:
             time.sleep(max(0.0, at - (time.monotonic() - start)))
             # Emit with timestamps that end now: the task "just ran", as if exported live.
             provider = provider_for(task.agent)
             emit_task(tracer_for(provider, task.vocab), task, time.time_ns() - task_duration_ns(task))
             provider.force_flush()
-        expected_tasks = len(plan) + len(drift_ids)
+        for a in agents:
+            a.join(DEADLINE_S)
+        expected_tasks = len(plan) + len(guarded) + len(drift_ids)
         deadline = start + DEADLINE_S
         while time.monotonic() < deadline:
             seen = {(a["kind"], a["agent"]) for a in follower.alerts}
-            if seen >= EXPECTED and len(follower.summaries) >= expected_tasks:
+            delivered = hook is None or hook.alerts("firing")
+            if seen >= EXPECTED and len(follower.summaries) >= expected_tasks and delivered:
                 break
             time.sleep(0.5)
         time.sleep(1.0)  # let stragglers print
@@ -242,11 +366,17 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         say(f"\nsummary ({len(follower.summaries)} task summaries from agentwatch.tasks, "
             f"{len(follower.alerts)} alerts from agentwatch.alerts):\n")
         say(_summary_table(follower.summaries, follower.alerts))
-        missing = sorted(EXPECTED - seen)
-        ok = not missing and not healthy_alerts
         say("")
-        for kind, agent in sorted(EXPECTED):
-            say(f"  {'ok  ' if (kind, agent) in seen else 'MISSING'} {kind} for {agent}")
-        say(f"  {'ok  ' if not healthy_alerts else 'UNEXPECTED'} no alert for healthy-bot")
+        for st in stopped:
+            say(st.line())
+        checks = [(f"{kind} for {agent}", (kind, agent) in seen) for kind, agent in sorted(EXPECTED)]
+        checks += [(f"the guard stopped {t.agent}", any(st.agent == t.agent for st in stopped)) for _, t in guarded]
+        checks.append(("no alert for healthy-bot", not healthy_alerts))
+        if hook is not None:
+            checks.append(("an alert delivered through Alertmanager to the webhook", bool(hook.alerts("firing"))))
+        say("")
+        for what, good in checks:
+            say(f"  {'ok  ' if good else 'FAILED'} {what}")
+        ok = all(good for _, good in checks)
         say(f"\ndemo {'passed' if ok else 'FAILED'} in {time.monotonic() - start:.0f}s; stopping everything.")
     return 0 if ok else 1

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,9 +135,12 @@ def _check(task: Task) -> None:
 
 
 class _Emitter:
-    def __init__(self, tracer: trace.Tracer, task: Task) -> None:
+    def __init__(self, tracer: trace.Tracer, task: Task, live: bool = False,
+                 before_step: Callable[[str, int], None] | None = None) -> None:
         self.tracer = tracer
         self.task = task
+        self.live = live
+        self.before_step = before_step
         self.vocab = task.vocab
         self.last_end = 0
         self.trace_id = ""
@@ -155,6 +159,8 @@ class _Emitter:
         return span
 
     def end(self, span: Span, end_ns: int) -> None:
+        if self.live:  # a running agent ends (and so exports) a span when it finishes, not before
+            time.sleep(max(0.0, (end_ns - time.time_ns()) / 1e9))
         span.end(end_time=end_ns)
         self.last_end = max(self.last_end, end_ns)
 
@@ -331,6 +337,17 @@ class _Emitter:
             "langfuse.observation.type": "agent", "langfuse.trace.name": agent})
         return [root], root
 
+    def abort(self, open_spans: list[Span], at_ns: int, exc: Exception) -> None:
+        """End the open ancestors as the agent's framework does when an exception leaves the task: status
+        ERROR and an exception event on each (innermost first)."""
+        kind, message = type(exc).__name__, str(exc)
+        for span in reversed(open_spans):
+            at_ns += _WRAPPER_PAD_NS
+            span.set_attribute("error.type", kind)
+            span.add_event("exception", {"exception.type": kind, "exception.message": message}, timestamp=at_ns)
+            span.set_status(Status(StatusCode.ERROR, message))
+            self.end(span, at_ns)
+
     def run(self, start_ns: int) -> tuple[str, int]:
         t = self.task
         chain, agent_span = self.wrappers(start_ns)
@@ -339,6 +356,12 @@ class _Emitter:
         turn_end = 0
         cursor = start_ns
         for i, step in enumerate(t.steps):
+            if self.before_step is not None:
+                try:
+                    self.before_step(self.trace_id, i)
+                except Exception as exc:
+                    self.abort([*chain, *([turn] if turn is not None else [])], cursor, exc)
+                    raise
             s = cursor + step.gap_ms * _MS
             e = s + step.duration_ms * _MS
             cursor = e
@@ -389,14 +412,17 @@ def task_duration_ns(task: Task) -> int:
     return sum((s.gap_ms + s.duration_ms) * _MS for s in task.steps) + levels * _WRAPPER_PAD_NS
 
 
-def emit_task(tracer: trace.Tracer, task: Task, start_ns: int) -> tuple[str, int]:
+def emit_task(tracer: trace.Tracer, task: Task, start_ns: int, *, live: bool = False,
+              before_step: Callable[[str, int], None] | None = None) -> tuple[str, int]:
     """Emit one task's spans; return (trace_id as 32 lowercase hex, end time ns of the last span ended).
 
     With `end_root=False` the returned end time is that of the last finished step (the open ancestors
-    have none).
+    have none). `live=True` runs the task in real time from `start_ns` (now): each span ends when its end
+    time comes. `before_step(trace_id, i)` is called before step i; if it raises, the open ancestors end
+    with that error (as a framework's do) and the exception propagates: an agent's guard.
     """
     _check(task)
-    return _Emitter(tracer, task).run(start_ns)
+    return _Emitter(tracer, task, live, before_step).run(start_ns)
 
 
 class DemoTracerProvider(TracerProvider):
