@@ -179,8 +179,10 @@ def test_refused_security_stops_at_once(brokers: dict[str, SecureKafka], pki: Pk
     if command != "doctor":  # run and alerts: that one line is all they print
         assert out == [line], out
     # No retry storm: the process stops after the first refusals instead of waiting out the 20-60 s deadline.
+    # Those first refusals are librdkafka's parallel first connections (bootstrap and broker, per client):
+    # 5-7 seen here, depending on how far each got before the process closed it; a storm is dozens.
     assert elapsed < 20, elapsed
-    assert refusals(kafka) - before <= 6, kafka.logs()[-2000:]
+    assert refusals(kafka) - before <= 8, kafka.logs()[-2000:]
 
 
 def test_bad_settings_stop_doctor_and_run_with_exit_2(brokers: dict[str, SecureKafka], tmp_path: Path) -> None:
