@@ -11,7 +11,8 @@ interval for the embedded broker), all in this run:
    alert with action terminate) whose LLM span ends when it is produced. An `agentwatch.guard` follows the
    alerts topic; a thread calls `guard.check(trace)` for every outstanding probe every 5 ms.
 Printed per load: p50 / p99 / max of span end -> alert record written (its broker timestamp) and span
-end -> guard raised, and probes the guard never stopped. Records go straight to the input topic: the
+end -> guard raised, probes the guard never stopped, and the spans/s the worker processed while offered
+the load (with its CPU): below the offered rate, it fell behind. Records go straight to the input topic: the
 Collector's batching (200 ms in collector-config/) comes on top.
 """
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _data import make_records, make_spans, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
-from pipeline import Result, scrape, start_worker, stop_worker, total, wait_ready
+from pipeline import Result, WorkerProc, cpu_s, scrape, start_worker, stop_worker, total, wait_ready
 
 from agentwatch.demo.synth import Step, Task, emit_task, encode, make_provider, tracer_for
 from agentwatch.guard import Guard, TaskStopped
@@ -79,11 +80,13 @@ def send(producer: Producer, record: bytes, i: int) -> None:
     producer.flush(10)  # one record per batch (tansu's high-watermark bug)
 
 
-def max_rate(producer: Producer, port: int, records: list[bytes]) -> float:
-    def counted() -> float:
-        return total([scrape(port, ("agentwatch_spans_total",))], "agentwatch_spans{")
+def counted(port: int) -> float:
+    """Spans the worker has processed."""
+    return total([scrape(port, ("agentwatch_spans_total",))], "agentwatch_spans{")
 
-    base = counted()
+
+def max_rate(producer: Producer, port: int, records: list[bytes]) -> float:
+    base = counted(port)
     n_spans = sum(len(_spans(TracesData.FromString(r))) for r in records)
     now = time.time_ns()
     for i, r in enumerate(records):
@@ -91,19 +94,19 @@ def max_rate(producer: Producer, port: int, records: list[bytes]) -> float:
     first = None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        got = counted() - base
+        got = counted(port) - base
         if got > 0 and first is None:
             first = time.monotonic()
         if got >= n_spans:
             break
         time.sleep(0.05)
     else:
-        raise RuntimeError(f"the worker counted {counted() - base:.0f} of {n_spans} spans in 300 s")
+        raise RuntimeError(f"the worker counted {counted(port) - base:.0f} of {n_spans} spans in 300 s")
     return n_spans / (time.monotonic() - (first or 0.0) + 0.05)
 
 
 def run_load(tag: int, rate: float, seconds: float, probes_per_s: float, producer: Producer, bootstrap: str,
-             records: list[bytes], spans_per_record: float) -> dict[str, Any]:
+             records: list[bytes], spans_per_record: float, worker: WorkerProc) -> dict[str, Any]:
     guard = Guard.start(bootstrap, ALERTS, service="probe")
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "latency-bench", "enable.auto.commit": False})
     while guard.blind:
@@ -141,7 +144,8 @@ def run_load(tag: int, rate: float, seconds: float, probes_per_s: float, produce
     for th in threads:
         th.start()
     rec_interval = spans_per_record / rate
-    next_rec = next_probe = time.monotonic()
+    spans0, cpu0 = counted(worker.port), cpu_s(worker.proc.pid)
+    next_rec = next_probe = t0 = time.monotonic()
     end = next_rec + seconds
     i = 0
     while time.monotonic() < end:
@@ -158,6 +162,9 @@ def run_load(tag: int, rate: float, seconds: float, probes_per_s: float, produce
             i += 1
             next_rec += rec_interval
         time.sleep(max(0.0, min(next_rec, next_probe) - time.monotonic()))
+    took = time.monotonic() - t0
+    sustained = (counted(worker.port) - spans0) / took
+    cpu = (cpu_s(worker.proc.pid) - cpu0) / took
     time.sleep(5.0)  # let the last probes through
     stop.set()
     for th in threads:
@@ -167,7 +174,8 @@ def run_load(tag: int, rate: float, seconds: float, probes_per_s: float, produce
     with lock:
         return {"to_alert": [(written[t] - e) / 1e9 for t, e in sent.items() if t in written],
                 "to_guard": [(raised[t] - e) / 1e9 for t, e in sent.items() if t in raised],
-                "probes": len(sent), "missing": len(sent) - len(raised), "records": i}
+                "probes": len(sent), "missing": len(sent) - len(raised), "records": i,
+                "offered": i * spans_per_record / took, "sustained": sustained, "cpu": cpu}
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -199,7 +207,7 @@ def main() -> int:
             rows = []
             for tag, share in ((0xDD, 0.25), (0xDC, 0.5)):
                 rows.append((share, run_load(tag, rate * share, args.seconds, args.probes_per_s, producer,
-                                             broker.bootstrap, records, spans_per_record)))
+                                             broker.bootstrap, records, spans_per_record, worker)))
             print(f"{'load':>22} {'probes':>6} {'not stopped':>11}   span end -> alert p50/p99/max (s)"
                   f"   span end -> guard p50/p99/max (s)")
             for share, r in rows:
@@ -207,6 +215,9 @@ def main() -> int:
                 print(f"{share:>5.0%} of max ({rate * share:>7,.0f}/s) {r['probes']:>6} {r['missing']:>11}   "
                       f"{pct(a, .5):>6.2f} {pct(a, .99):>6.2f} {max(a or [float('nan')]):>6.2f}"
                       f"              {pct(g, .5):>6.2f} {pct(g, .99):>6.2f} {max(g or [float('nan')]):>6.2f}")
+            for share, r in rows:
+                print(f"{share:.0%}: offered {r['offered']:,.0f} spans/s, the worker processed {r['sustained']:,.0f}/s "
+                      f"while it was offered, at {r['cpu']:.0%} of a core")
             for share, r in rows:
                 if r["to_guard"] and r["to_alert"]:
                     gap = statistics.median(r["to_guard"]) - statistics.median(r["to_alert"])
