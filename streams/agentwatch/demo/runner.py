@@ -155,7 +155,7 @@ def _notification_line(body: dict[str, Any]) -> str:
     return "\n".join(
         f"  WEBHOOK {a['status']} {a['labels'].get('alertname')} severity={a['labels'].get('severity')} "
         f"agent={a['labels'].get('agent')} (Alertmanager group {body.get('groupKey', '')[:40]}): "
-        f"{a['annotations'].get('summary') or a['annotations'].get('description', '')}"
+        f"{a['annotations'].get('summary', '')}"
         for a in body.get("alerts", []))
 
 

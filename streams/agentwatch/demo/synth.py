@@ -166,14 +166,16 @@ class _Emitter:
 
     def fail(self, span: Span, step: Step, end_ns: int) -> None:
         assert step.error_type
-        message = f"{step.error_type} during {step.tool or step.model}"
-        span.set_attribute("error.type", step.error_type)
+        self.error(span, step.error_type, f"{step.error_type} during {step.tool or step.model}", end_ns)
+
+    def error(self, span: Span, kind: str, message: str, at_ns: int) -> None:
+        """Mark `span` failed as the instrumentation does: error.type, an exception event, status ERROR."""
+        span.set_attribute("error.type", kind)
         if self.vocab == "langfuse":
             span.set_attribute("langfuse.observation.level", "ERROR")
             span.set_attribute("langfuse.observation.status_message", message)
         # What span.record_exception writes, but with an explicit timestamp.
-        span.add_event("exception", {"exception.type": step.error_type, "exception.message": message},
-                       timestamp=end_ns)
+        span.add_event("exception", {"exception.type": kind, "exception.message": message}, timestamp=at_ns)
         span.set_status(Status(StatusCode.ERROR, message))
 
     # -- attributes per vocabulary ---------------------------------------------------------------------
@@ -340,12 +342,9 @@ class _Emitter:
     def abort(self, open_spans: list[Span], at_ns: int, exc: Exception) -> None:
         """End the open ancestors as the agent's framework does when an exception leaves the task: status
         ERROR and an exception event on each (innermost first)."""
-        kind, message = type(exc).__name__, str(exc)
         for span in reversed(open_spans):
             at_ns += _WRAPPER_PAD_NS
-            span.set_attribute("error.type", kind)
-            span.add_event("exception", {"exception.type": kind, "exception.message": message}, timestamp=at_ns)
-            span.set_status(Status(StatusCode.ERROR, message))
+            self.error(span, type(exc).__name__, str(exc), at_ns)
             self.end(span, at_ns)
 
     def run(self, start_ns: int) -> tuple[str, int]:
