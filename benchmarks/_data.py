@@ -7,9 +7,10 @@ request parameters, response ID, code location...), so spans carry ~16 attribute
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 
 from agentwatch.demo.synth import Step, Task, emit_task, encode, make_provider, tracer_for
 
@@ -24,19 +25,39 @@ _EXTRA = [("server.address", "api.example.com"), ("server.port", 443), ("gen_ai.
           ("gen_ai.request.top_p", 1.0), ("gen_ai.output.type", "text"), ("retry.count", 0)]
 
 
-def _pad(traces: TracesData, target: int) -> None:
+def spans_of(traces: TracesData) -> Iterator[Span]:
+    """Every span of an OTLP TracesData, in record order."""
     for rs in traces.resource_spans:
         for ss in rs.scope_spans:
-            for span in ss.spans:
-                for key, val in _EXTRA[: max(0, target - len(span.attributes))]:
-                    kv = KeyValue(key=key)
-                    if isinstance(val, str):
-                        kv.value.string_value = val
-                    elif isinstance(val, int):
-                        kv.value.int_value = val
-                    else:
-                        kv.value.double_value = val
-                    span.attributes.append(kv)
+            yield from ss.spans
+
+
+def retime(traces: TracesData, shift_ns: int, prefix: bytes = b"") -> None:
+    """Move every span (and its events) by `shift_ns`; with `prefix`, overwrite the start of each trace ID."""
+    for s in spans_of(traces):
+        s.trace_id = prefix + s.trace_id[len(prefix):]
+        s.start_time_unix_nano += shift_ns
+        s.end_time_unix_nano += shift_ns
+        for ev in s.events:
+            ev.time_unix_nano += shift_ns
+
+
+def newest_end(record: bytes) -> int:
+    """The latest span end (ns) in an OTLP record; 0 if it holds no span."""
+    return max((s.end_time_unix_nano for s in spans_of(TracesData.FromString(record))), default=0)
+
+
+def _pad(traces: TracesData, target: int) -> None:
+    for span in spans_of(traces):
+        for key, val in _EXTRA[: max(0, target - len(span.attributes))]:
+            kv = KeyValue(key=key)
+            if isinstance(val, str):
+                kv.value.string_value = val
+            elif isinstance(val, int):
+                kv.value.int_value = val
+            else:
+                kv.value.double_value = val
+            span.attributes.append(kv)
 
 
 def make_spans(n_tasks: int, seed: int = 1, spacing_ns: int = 50_000_000, loop_every: int = 0) -> list:
@@ -76,11 +97,9 @@ def make_records(spans: list, per_record: int, attrs: int = 16) -> list[bytes]:
 def mean_attributes(records: list[bytes]) -> float:
     n = total = 0
     for rec in records:
-        for rs in TracesData.FromString(rec).resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    n += 1
-                    total += len(span.attributes)
+        for span in spans_of(TracesData.FromString(rec)):
+            n += 1
+            total += len(span.attributes)
     return total / max(n, 1)
 
 
@@ -93,8 +112,7 @@ def tile_records(records: list[bytes], n: int, start_ns: int | None = None) -> t
     Returns (records, number of distinct trace IDs in them).
     """
     src = [TracesData.FromString(r) for r in records]
-    times = [(s.start_time_unix_nano, s.end_time_unix_nano) for t in src for rs in t.resource_spans
-             for ss in rs.scope_spans for s in ss.spans]
+    times = [(s.start_time_unix_nano, s.end_time_unix_nano) for t in src for s in spans_of(t)]
     first = min(s for s, _ in times)
     period = max(e for _, e in times) - first + 1_000_000_000
     base = 0 if start_ns is None else start_ns - first
@@ -109,15 +127,8 @@ def tile_records(records: list[bytes], n: int, start_ns: int | None = None) -> t
                 break
             copy = TracesData()
             copy.CopyFrom(t)
-            for rs in copy.resource_spans:
-                for ss in rs.scope_spans:
-                    for s in ss.spans:
-                        s.trace_id = prefix + s.trace_id[2:]
-                        traces.add(s.trace_id)
-                        s.start_time_unix_nano += shift
-                        s.end_time_unix_nano += shift
-                        for ev in s.events:
-                            ev.time_unix_nano += shift
+            retime(copy, shift, prefix)
+            traces.update(s.trace_id for s in spans_of(copy))
             out.append(copy.SerializeToString())
         k += 1
     return out, len(traces)

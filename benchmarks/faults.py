@@ -91,7 +91,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import orjson
-from _data import make_records, make_spans, tile_records
+from _data import make_records, make_spans, newest_end, tile_records
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from pipeline import log_problems, ready, scrape, total
@@ -152,11 +152,6 @@ def base_records(n_records: int, spans_per_record: int, duration_s: float) -> li
     per_copy_s = max(duration_s / COPIES - 2.0, 1.0)  # minus a task's length and the 1 s between tiles
     spacing = int(per_copy_s * 1e9 / n_tasks)
     return make_records(make_spans(n_tasks, spacing_ns=spacing, loop_every=LOOP_EVERY), spans_per_record)
-
-
-def newest_end(rec: bytes) -> int:
-    return max((s.end_time_unix_nano for rs in TracesData.FromString(rec).resource_spans for ss in rs.scope_spans
-                for s in ss.spans), default=0)
 
 
 def poison_record(rng: random.Random, value: float, t_ns: int) -> bytes:

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _data import make_records, make_spans, tile_records
+from _data import make_records, make_spans, retime, spans_of, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from pipeline import Result, WorkerProc, cpu_s, scrape, start_worker, stop_worker, total, wait_ready
@@ -46,33 +46,22 @@ TOPIC = "latency_spans"
 ALERTS = "agentwatch.alerts"
 
 
-def _spans(t: TracesData) -> list[Any]:
-    return [s for rs in t.resource_spans for ss in rs.scope_spans for s in ss.spans]
+def n_spans(record: bytes) -> int:
+    return sum(1 for _ in spans_of(TracesData.FromString(record)))
 
 
-def retimed(record: bytes, end_ns: int, prefix: bytes) -> bytes:
-    """`record` with fresh trace IDs, moved so its newest span ends at `end_ns`."""
+def retimed(record: bytes, end_ns: int, prefix: bytes = b"") -> bytes:
+    """`record` moved so its newest span ends at `end_ns` (with `prefix`: fresh trace IDs)."""
     t = TracesData.FromString(record)
-    spans = _spans(t)
-    shift = end_ns - max(s.end_time_unix_nano for s in spans)
-    for s in spans:
-        s.trace_id = prefix + s.trace_id[len(prefix):]
-        s.start_time_unix_nano += shift
-        s.end_time_unix_nano += shift
+    retime(t, end_ns - max(s.end_time_unix_nano for s in spans_of(t)), prefix)
     return t.SerializeToString()
 
 
 def probe_record(end_ns: int) -> tuple[str, bytes]:
     provider = make_provider("probe")
     task = Task("probe", [Step("llm", model="gpt-4o-mini", provider="openai", input_tokens=1500, output_tokens=50)])
-    emit_task(tracer_for(provider, "otel"), task, end_ns - 200_000_000)
-    t = TracesData.FromString(encode(provider.memory_exporter.get_finished_spans()))
-    spans = _spans(t)
-    shift = end_ns - max(s.end_time_unix_nano for s in spans)
-    for s in spans:
-        s.start_time_unix_nano += shift
-        s.end_time_unix_nano += shift
-    return spans[0].trace_id.hex(), t.SerializeToString()
+    trace_id, _ = emit_task(tracer_for(provider, "otel"), task, end_ns - 200_000_000)
+    return trace_id, retimed(encode(provider.memory_exporter.get_finished_spans()), end_ns)
 
 
 def send(producer: Producer, record: bytes, i: int) -> None:
@@ -87,7 +76,7 @@ def counted(port: int) -> float:
 
 def max_rate(producer: Producer, port: int, records: list[bytes]) -> float:
     base = counted(port)
-    n_spans = sum(len(_spans(TracesData.FromString(r))) for r in records)
+    want = sum(n_spans(r) for r in records)
     now = time.time_ns()
     for i, r in enumerate(records):
         send(producer, retimed(r, now, b"\xee" + i.to_bytes(2, "big")), i)
@@ -97,12 +86,12 @@ def max_rate(producer: Producer, port: int, records: list[bytes]) -> float:
         got = counted(port) - base
         if got > 0 and first is None:
             first = time.monotonic()
-        if got >= n_spans:
+        if got >= want:
             break
         time.sleep(0.05)
     else:
-        raise RuntimeError(f"the worker counted {counted(port) - base:.0f} of {n_spans} spans in 300 s")
-    return n_spans / (time.monotonic() - (first or 0.0) + 0.05)
+        raise RuntimeError(f"the worker counted {counted(port) - base:.0f} of {want} spans in 300 s")
+    return want / (time.monotonic() - (first or 0.0) + 0.05)
 
 
 def run_load(tag: int, rate: float, seconds: float, probes_per_s: float, producer: Producer, bootstrap: str,
@@ -191,7 +180,7 @@ def main() -> int:
     ap.add_argument("--probes-per-s", type=float, default=2.0)
     args = ap.parse_args()
     records, _ = tile_records(make_records(make_spans(300, loop_every=0), 100), 600)
-    spans_per_record = sum(len(_spans(TracesData.FromString(r))) for r in records[:50]) / 50
+    spans_per_record = sum(n_spans(r) for r in records[:50]) / 50
     tmp = Path(tempfile.mkdtemp(prefix="agentwatch-latency-"))
     (tmp / "policy.yaml").write_text(POLICY)
     with EmbeddedBroker() as broker:

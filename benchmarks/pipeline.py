@@ -42,10 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _data import make_records, make_spans, split_by_trace, tile_records
+from _data import make_records, make_spans, newest_end, split_by_trace, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
 from core import full_core
-from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from agentwatch.engine import Engine
 from agentwatch.local.broker import EmbeddedBroker, child_env, free_port, listening_ports
@@ -518,8 +517,7 @@ def main() -> None:
     # moves a watermark more than 5 min past its wall clock: stream/core.MAX_FUTURE_NS). "past": the data ended
     # two days ago, like a backlog after an outage.
     records, n_traces = tile_records(base, args.records, start_ns=0)
-    last_end = max(s.end_time_unix_nano for rs in TracesData.FromString(records[-1]).resource_spans
-                   for ss in rs.scope_spans for s in ss.spans)
+    last_end = newest_end(records[-1])
     end = time.time_ns() + (60 if args.event_time == "recent" else -2 * 86400) * 1_000_000_000
     records, n_traces = tile_records(base, args.records, start_ns=end - last_end)
     keys = None
