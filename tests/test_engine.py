@@ -449,3 +449,27 @@ def test_stall_all_clear_when_the_stalled_task_times_out_and_never_without_a_sta
     quiet = Task("bot", [llm(10, 1)], end_root=False)
     engine, alerts, _ = run([record_of([(quiet, T0)])], parse_policy("agents: [{match: '*', stall_s: null}]"))
     assert [a for a in alerts if "resolves" in a] == []
+
+
+def test_metric_deltas_reach_the_observer_summed_once_per_batch() -> None:
+    # 5 tasks of one agent and model in one record: one llm() call with their summed usage, not 5
+    raw = record_of([(Task("bot", [llm(10, 1), tool()]), T0 + i * 10**9) for i in range(5)])
+    observer = _Recording()
+    engine = Engine(Policy(), observer=observer)
+    engine.process(decode(raw))
+    engine.flush()
+    assert len(observer.llm_calls) == 1 and len(observer.tool_calls) == 1
+    (_agent, _model, _provider, _status, usage), = observer.llm_calls
+    assert usage[:3] == [5, 50, 5] and observer.tool_calls[0][-1] == 5
+
+
+class _Recording(NullObserver):
+    def __init__(self) -> None:
+        self.llm_calls: list[tuple] = []
+        self.tool_calls: list[tuple] = []
+
+    def llm(self, agent: str, model: str, provider: str, status: str, usage: list[float]) -> None:
+        self.llm_calls.append((agent, model, provider, status, list(usage)))
+
+    def tool(self, agent: str, tool: str, status: str, n: int) -> None:
+        self.tool_calls.append((agent, tool, status, n))

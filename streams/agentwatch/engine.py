@@ -113,6 +113,10 @@ class Engine:
         self.dirty: set[str] = set()
         self.just_closed: list[str] = []
         self.expired: list[str] = []
+        # Metric deltas of the tasks settled in this call, summed by label set and handed to the observer once
+        # at its end (`_report`): one update per agent and model per batch, not one per task.
+        self._llm_deltas: dict[tuple[str, str, str, str], list[float]] = {}
+        self._tool_deltas: dict[tuple[str, str, str], int] = {}
 
     # -- input ------------------------------------------------------------------------------------
     def task_key(self, span: Span) -> str:
@@ -196,6 +200,7 @@ class Engine:
             self.observer.late_spans(late)
         if duplicates:
             self.observer.duplicate_spans(duplicates)
+        self._report()
         return out
 
     def add_evaluations(self, evaluations: list[Evaluation]) -> Output:
@@ -253,6 +258,7 @@ class Engine:
             if now_ns - task.end_ns >= rule.idle_timeout_s * 1e9:
                 # at its deadline, not the clock: the same all-clear live and in replay's flush
                 self._close(task, "timed_out", out, task.end_ns + int(rule.idle_timeout_s * 1e9))
+        self._report()
         return out
 
     def flush(self) -> Output:
@@ -296,11 +302,25 @@ class Engine:
         closes, because children usually arrive before the agent span that names them.
         """
         llm, tools = task.take_pending()
-        obs = self.observer
+        agent, llm_deltas, tool_deltas = task.agent, self._llm_deltas, self._tool_deltas
         for (model, provider, status), usage in llm.items():
-            obs.llm(task.agent, model, provider, status, usage)
+            total = llm_deltas.get((agent, model, provider, status))
+            if total is None:
+                llm_deltas[(agent, model, provider, status)] = list(usage)
+            else:
+                for i, v in enumerate(usage):
+                    total[i] += v
         for (tool, status), n in tools.items():
-            obs.tool(task.agent, tool, status, n)
+            tool_deltas[(agent, tool, status)] = tool_deltas.get((agent, tool, status), 0) + n
+
+    def _report(self) -> None:
+        """Hand the metric deltas settled since the last call to the observer, summed by label set."""
+        obs = self.observer
+        for (agent, model, provider, status), usage in self._llm_deltas.items():
+            obs.llm(agent, model, provider, status, usage)
+        for (agent, tool, status), n in self._tool_deltas.items():
+            obs.tool(agent, tool, status, n)
+        self._llm_deltas, self._tool_deltas = {}, {}
 
     def _close(self, task: TaskState, outcome: str, out: Output, now_ns: int = 0) -> None:
         """`now_ns`: when it timed out (idle timeout), else its last span end is the time."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,6 +68,16 @@ class Record:
     key: bytes | None = None
 
 
+def _cached(cache: dict[str, int], key: str, hash_fn: Callable[[str, int], int], partitions: int) -> int:
+    """`hash_fn(key, partitions)` memoised in `cache` (murmur2 is Python code), cleared at PARTITION_CACHE_MAX."""
+    p = cache.get(key)
+    if p is None:
+        if len(cache) >= PARTITION_CACHE_MAX:
+            cache.clear()
+        p = cache[key] = hash_fn(key, partitions)
+    return p
+
+
 class Sink(Protocol):
     def send(self, topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None,
              headers: Sequence[tuple[str, bytes]] | None = None) -> None: ...
@@ -97,6 +107,7 @@ class WorkerCore:
         self.baselines_changelog = changelog_topic(BASELINE_TABLE)
         self._persisted: set[str] = set()  # task IDs with a live entry (state or closed marker) in the table
         self._partition_cache: dict[str, int] = {}
+        self._agent_partition_cache: dict[str, int] = {}
         self._hw_markers = hw_markers
         self._unmarked: set[tuple[str, int]] = set()  # changelog partitions written since their marker
         self.newest: dict[int, int] = {}  # input partition -> newest span end routed from it
@@ -105,17 +116,12 @@ class WorkerCore:
     # -- partitions -------------------------------------------------------------------------------
     def partition(self, key: str) -> int:
         """The home partition of task `key` (re-key topic, task-state changelog)."""
-        p = self._partition_cache.get(key)
-        if p is None:
-            if len(self._partition_cache) >= PARTITION_CACHE_MAX:
-                self._partition_cache.clear()
-            p = self._partition_cache[key] = self._home(key, self.partitions)
-        return p
+        return _cached(self._partition_cache, key, self._home, self.partitions)
 
     def agent_partition(self, agent: str) -> int:
         """The partition of `agent` on the per-agent topic and the baselines changelog: murmur2 in every mode
         (as agentwatch.tasks, keyed by agent with Kafka's default partitioner), never a task's home."""
-        return agent_partition(agent, self.partitions)
+        return _cached(self._agent_partition_cache, agent, agent_partition, self.partitions)
 
     # -- route: input records -> spans by home partition --------------------------------------------
     def route(self, records: Sequence[Record], wall_ns: int) -> None:
