@@ -5,8 +5,6 @@ resolve by themselves, and nothing is lost while Alertmanager restarts."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,8 +14,8 @@ from typing import Any
 import pytest
 from kafka_helpers import produce_each, wait_until
 
-from agentwatch.local.alertmanager import Alertmanager, Webhook, alertmanager_installed
-from agentwatch.local.broker import EmbeddedBroker, child_env
+from agentwatch.local.alertmanager import Alertmanager, Notify, Webhook, alertmanager_installed
+from agentwatch.local.broker import EmbeddedBroker
 from agentwatch.stream.kafka_admin import ensure_topics
 
 pytestmark = [
@@ -42,17 +40,12 @@ def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[str, Webhook
     ensure_topics(broker.bootstrap, {topic: 2})
     hook = Webhook()
     am = Alertmanager(hook.url, tmp_path).start()
-    log = (tmp_path / "notify.log").open("wb")
-    notify = subprocess.Popen(
-        [sys.executable, "-m", "agentwatch.cli", "notify", "--alertmanager", am.url, "--brokers", broker.url,
-         "--topic", topic, "--resolve-after", "3", "--trace-url", "https://tempo.example/trace/{trace_id}"],
-        stdout=log, stderr=subprocess.STDOUT, env=child_env(drop_prefixes=("AGENTWATCH_",)))
+    notify = Notify(am.url, broker.url, topic, "--resolve-after", "3",
+                    "--trace-url", "https://tempo.example/trace/{trace_id}", directory=tmp_path).start()
     try:
-        yield topic, hook, am, {"notify": notify, "log": tmp_path / "notify.log"}
+        yield topic, hook, am, {"notify": notify, "log": notify.log_path}
     finally:
-        notify.terminate()
-        notify.wait(15)
-        log.close()
+        notify.stop()
         am.stop()
         hook.close()
 

@@ -21,7 +21,6 @@ stopped both tasks, the healthy agent had no alert and (with Alertmanager) a not
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,8 +35,8 @@ import orjson
 
 from ..alerts_cli import format_alert
 from ..guard import Guard, TaskStopped
-from ..local.alertmanager import Alertmanager, Webhook, alertmanager_installed
-from ..local.broker import EmbeddedBroker, child_env
+from ..local.alertmanager import Alertmanager, Notify, Webhook, alertmanager_installed
+from ..local.broker import EmbeddedBroker
 from ..local.rotel import Rotel
 from ..local.worker import LocalWorker
 from ..settings import from_env
@@ -252,19 +251,7 @@ def _start_notify(stack: contextlib.ExitStack, work: Path, brokers: str, alerts_
     hook = Webhook(on_body=lambda body: say(_notification_line(body)))
     stack.callback(hook.close)
     am = stack.enter_context(Alertmanager(hook.url, work / "alertmanager"))
-    log = stack.enter_context((work / "notify.log").open("wb"))
-    notify = subprocess.Popen([sys.executable, "-m", "agentwatch.cli", "notify", "--alertmanager", am.url,
-                               "--brokers", brokers, "--topic", alerts_topic],
-                              stdout=log, stderr=subprocess.STDOUT, env=child_env(drop_prefixes=("AGENTWATCH_",)))
-
-    def stop() -> None:
-        notify.terminate()
-        try:
-            notify.wait(15)
-        except subprocess.TimeoutExpired:
-            notify.kill()
-
-    stack.callback(stop)
+    stack.enter_context(Notify(am.url, brokers, alerts_topic, directory=work))
     say(f"  notify    agentwatch notify -> Alertmanager {am.url} -> webhook {hook.url} (printed as WEBHOOK)")
     return hook
 

@@ -1,17 +1,19 @@
-"""Debian's `prometheus-alertmanager` as a child process on this machine (demo, end-to-end tests), and a
-webhook receiver it delivers to: the far end of `agentwatch notify`, without a pager."""
+"""Debian's `prometheus-alertmanager` as a child process on this machine (demo, end-to-end tests), a
+webhook receiver it delivers to (the far end of `agentwatch notify`, without a pager), and `agentwatch
+notify` itself as a child process feeding it."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .broker import LOOPBACK, BinaryNotFound, ManagedProcess, free_port, http_ok
+from .broker import LOOPBACK, BinaryNotFound, ManagedProcess, child_env, free_port, http_ok
 
 BINARY = "prometheus-alertmanager"
 
@@ -84,3 +86,25 @@ class Alertmanager(ManagedProcess):
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+
+class Notify(ManagedProcess):
+    """`agentwatch notify` from `topic` on the broker at `brokers_url` to the Alertmanager at `alertmanager_url`;
+    `extra` adds command-line options. Its log is `notify.log` in `directory`."""
+
+    name = "notify"
+
+    def __init__(self, alertmanager_url: str, brokers_url: str, topic: str, *extra: str,
+                 directory: Path | None = None) -> None:
+        super().__init__(start_timeout_s=10, log_dir=directory)
+        self.argv = [sys.executable, "-m", "agentwatch.cli", "notify", "--alertmanager", alertmanager_url,
+                     "--brokers", brokers_url, "--topic", topic, *extra]
+
+    def _argv(self) -> list[str]:
+        return self.argv
+
+    def _env(self) -> Mapping[str, str]:
+        return child_env(drop_prefixes=("AGENTWATCH_",))
+
+    def _ready(self) -> bool:
+        return True  # no endpoint to probe: started and not exited at once is all there is to wait for
