@@ -50,7 +50,7 @@ class OutputProducer:
             "enable.idempotence": True,
             "partitioner": "murmur2_random",  # keyed records land where Kafka's Java client (and Faust) put them
             "linger.ms": 20,
-            # Reports for failed records only: a Python callback per acknowledged record was ~55k calls per
+            # Reports for failed records only: a Python callback per acknowledged record was ~50k calls per
             # 2,000 input records (`len(producer)` still counts what is in flight, for `wait_delivered`).
             "delivery.report.only.error": True,
             "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
