@@ -56,7 +56,9 @@ from agentwatch.stream.topology import INTERNAL_TOPIC, collector_partition
 GROUP = "agentwatch"  # Faust's consumer group is the app id (stream/app.py)
 POLL_START_S = 0.05  # until the first record is consumed; then adaptive, between these two:
 POLL_MIN_S, POLL_MAX_S = 0.1, 2.0
-PROGRESS = ("agentwatch_records_total", "agentwatch_spans_total")  # what the in-run probe asks /metrics for
+# What the in-run probe asks /metrics for: progress, and the open tasks and paused input partitions seen.
+PROGRESS = ("agentwatch_records_total", "agentwatch_spans_total", "agentwatch_active_tasks",
+            "agentwatch_input_partitions_paused")
 TICKS = os.sysconf("SC_CLK_TCK")
 # The worker's /metrics server binds 0.0.0.0 by default (stream/http.serve); this benchmark keeps it on loopback.
 WORKER_MAIN = (
@@ -130,6 +132,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     profile: list[str] = field(default_factory=list)
     topics: dict[str, int] = field(default_factory=dict)  # records written to each topic the workers write
+    peak_open: float = 0.0  # most open tasks (all workers) in one scrape during the measurement
+    peak_paused: float = 0.0  # most input partitions paused by alignment in one scrape
 
     @property
     def rate(self) -> float:
@@ -378,6 +382,8 @@ def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: i
         if t_start is None and total(samples, "agentwatch_records{") > 0:
             t_start, cpu0 = now, cpu_now
         ok = total(samples, 'agentwatch_records{status="ok"}')
+        res.peak_open = max(res.peak_open, total(samples, "agentwatch_active_tasks{"))
+        res.peak_paused = max(res.peak_paused, total(samples, "agentwatch_input_partitions_paused{"))
         spans = total(samples, "agentwatch_spans{")
         if t_start is not None and ok >= len(records) and spans >= n_spans:
             t_end = now
@@ -481,6 +487,8 @@ def report(res: Result, n_tasks: int) -> None:
         if k.startswith("agentwatch_alerts{") and (m := re.search(r'kind="([^"]*)"', k)):
             kinds[m[1]] = kinds.get(m[1], 0) + v
     print(f"    task outcomes {dict(sorted(outcomes.items()))}; alerts by kind {dict(sorted(kinds.items()))}")
+    print(f"    most seen in one scrape: open tasks {res.peak_open:.0f}, input partitions paused by alignment "
+          f"{res.peak_paused:.0f}")
     print("    records written: " + ", ".join(f"{k} {v:,}" for k, v in res.topics.items()))
     for note in res.notes:
         print(f"    {note}")

@@ -19,6 +19,8 @@ def test_defaults_and_env():
     ({"AGENTWATCH_INPUT_KEYED_BY_TRACE": "maybe"}, "true or false"),
     ({"AGENTWATCH_SPANS_ENCODING": "avro"}, "SPANS_ENCODING"),
     ({"AGENTWATCH_MAX_ACTIVE_TASKS": "0"}, "MAX_ACTIVE_TASKS must be positive"),
+    ({"AGENTWATCH_MAX_INPUT_SKEW_S": "-1"}, "MAX_INPUT_SKEW_S must be 0"),
+    ({"AGENTWATCH_MAX_INPUT_SKEW_S": "nan"}, "MAX_INPUT_SKEW_S must be 0"),
 ])
 def test_bad_values_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg):

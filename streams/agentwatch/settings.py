@@ -48,6 +48,7 @@ class Settings:
     broker_wait_s: float = 30.0               # how long `run` waits for the broker before giving up
     commit_interval_s: float = 0.0            # offset commits (and task-state writes); 0 = Faust's 2.8 s
     fetch_max_wait_ms: int = 100              # how long the broker may hold a fetch (Faust's fixed 1500 starves input)
+    max_input_skew_s: float = 30.0            # event time an input partition may run ahead of the slowest; 0 = off
     data_dir: str = "/tmp/agentwatch"         # Faust's local data directory
     security_protocol: str = ""
     sasl_mechanism: str = ""
@@ -69,6 +70,8 @@ class Settings:
                      "max_alerts_per_minute", "fetch_max_wait_ms"):
             if getattr(self, name) < (0 if name == "metrics_port" else 1):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
+        if not self.max_input_skew_s >= 0:  # NaN too
+            raise SettingsError(f"{PREFIX}MAX_INPUT_SKEW_S must be 0 (off) or more, got {self.max_input_skew_s}")
         if not self.brokers:
             raise SettingsError(f"{PREFIX}BROKERS is empty")
         from .stream.kafka_clients import kafka_security_config  # the one place Kafka security is validated

@@ -201,6 +201,7 @@ class Simulation:
         self.produced = 0
         self.wall = T0
         self.faults = faults
+        self.paused_steps = 0  # steps with an input partition paused by alignment
         self.workers = [SimWorker(self.log, self.now) for _ in range(workers)]
         self.rebalance()
 
@@ -275,7 +276,10 @@ class Simulation:
             elif core.shortcut.pending:
                 actions.append(core.shortcut.abandon if rng.random() < 0.02 else (lambda: None))
             else:
-                actions += [lambda w=w, p=p: w.step(INPUT, p, rng.randint(1, 3)) for p in w.readable(INPUT)]
+                readable = w.readable(INPUT)
+                paused = core.to_pause(w.owned(INPUT), readable)  # watermark alignment, as the reader does
+                self.paused_steps += bool(paused)
+                actions += [lambda w=w, p=p: w.step(INPUT, p, rng.randint(1, 3)) for p in readable if p not in paused]
             for topic in (INTERNAL_TOPIC, AGENTS_TOPIC):
                 actions += [lambda w=w, t=topic, p=p: w.step(t, p, rng.randint(1, 4)) for p in w.readable(topic)]
             if not w.out.empty:
@@ -359,11 +363,15 @@ def test_no_fault_equals_replay(references, workers) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_crashes_and_rebalances_at_any_step_equal_replay(references, workers) -> None:
-    """SEEDS runs per worker count, each with up to 4 crashes / scale-outs / scale-ins at random steps."""
+    """SEEDS runs per worker count, each with up to 4 crashes / scale-outs / scale-ins at random steps, input
+    partitions paused and resumed by watermark alignment as a worker's reader does (in most runs)."""
+    aligned = 0
     for seed in range(SEEDS // 2):
         sim = Simulation(DATASETS[seed % 3], 1000 * workers + seed, workers, faults=4)
         sim.run()
+        aligned += sim.paused_steps > 0
         try:
             _check(sim, *references[seed % 3])
         except AssertionError as exc:
             raise AssertionError(f"seed {1000 * workers + seed}: {exc}") from exc
+    assert aligned > SEEDS // 4, "alignment paused an input partition in too few runs to be tested here"

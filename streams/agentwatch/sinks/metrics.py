@@ -86,6 +86,9 @@ class Metrics:
         self.lag = Gauge("agentwatch_processing_lag_seconds", "Now minus the newest processed span end time",
                          registry=r)
         # extensions (README "Metrics")
+        self.paused_inputs = Gauge("agentwatch_input_partitions_paused",
+                                   "Input partitions paused: read more than AGENTWATCH_MAX_INPUT_SKEW_S of event time "
+                                   "ahead of the slowest", registry=r)
         self.suppressed = Counter("agentwatch_alerts_suppressed_total",
                                   "Alerts over the per-agent-kind rate bound (still listed in task summaries)",
                                   ["agent", "kind"], registry=r)

@@ -15,17 +15,21 @@ module adds is the runtime:
   skips what its state already absorbed).
 - **Heartbeats**: once a second, the input partitions this worker has read to their end get a heartbeat
   watermark (`_caught_up`), so the clock moves while input is quiet.
+- **Alignment**: after each route batch and each tick, input partitions read too far ahead in event time of
+  the slowest one with records left are paused, the others resumed (`WorkerCore.to_pause`, `_align`).
 - **Rebalance**: the core drops what it lost and adopts the recovered tables; the local shortcut's
   barriers are awaited before `route` folds spans itself again (`_drain`).
 
 Library internals this module touches (checked at start, each failing loudly if moved): aiokafka's
-fetcher `_fetch_max_wait_ms` (`set_fetch_max_wait`), `app.producer.flush` (chained), Faust's table
+fetcher `_fetch_max_wait_ms` (`set_fetch_max_wait`), Faust's consumer thread and its aiokafka consumer
+(`fetch_pauser`), `app.producer.flush` (chained), Faust's table
 changelog topic names (must match `topology.changelog_topic`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -35,6 +39,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalStateError
+from aiokafka.structs import TopicPartition
 from faust.sensors import Sensor
 
 from ..policy import Policy
@@ -106,6 +112,8 @@ class Worker:
         self.checkpointer = Checkpointer(self.core, self.out)
         self._next_offset: dict[int, int] = {}  # input partition -> next offset to route
         self._last_read: dict[int, float] = {}  # input partition -> monotonic time of its last record
+        self._paused: set[int] = set()  # input partitions paused by `_align`
+        self._pauser: Pauser | None = None  # set on each assignment (`fetch_pauser`)
         conf: dict[str, Any] = {}
         if embedded_broker:
             conf.update(FAST_SETTINGS)
@@ -160,6 +168,7 @@ class Worker:
             for r in records:
                 self._next_offset[r.partition] = r.offset + 1
                 self._last_read[r.partition] = now
+            self._align()
             self.out.poll()
 
     async def _route_logs(self, stream: Any) -> None:
@@ -195,19 +204,35 @@ class Worker:
             self.core.tick(wall)
         except Exception as exc:
             _fatal("tick", exc)
+        self._align()  # also here: with every other partition paused, no route batch may come to do it
         self.out.poll()
+
+    def _inputs(self) -> dict[int, tuple[Any, int | None, int | None]]:
+        """Owned input partitions -> (their TopicPartition, high watermark, next offset to route), None if unknown."""
+        consumer = self.app.consumer
+        return {tp.partition: (tp, consumer.highwater(tp), self._next_offset.get(tp.partition))
+                for tp in consumer.assignment() if tp.topic == self.spans_topic}
 
     def _caught_up(self) -> list[int]:
         """Input partitions routed up to their high watermark, and quiet for QUIET_S."""
-        consumer, now, out = self.app.consumer, time.monotonic(), []
-        for tp in consumer.assignment():
-            if tp.topic != self.spans_topic:
-                continue
-            p = tp.partition
-            hw, nxt = consumer.highwater(tp), self._next_offset.get(p)
-            if hw is not None and nxt is not None and nxt >= hw and now - self._last_read.get(p, 0.0) >= QUIET_S:
-                out.append(p)
-        return out
+        now = time.monotonic()
+        return [p for p, (_, hw, nxt) in self._inputs().items()
+                if hw is not None and nxt is not None and nxt >= hw and now - self._last_read.get(p, 0.0) >= QUIET_S]
+
+    def _align(self) -> None:
+        """Pause the input partitions `WorkerCore.to_pause` names, resume the rest. A partition's high watermark
+        is known only once fetched; one not known yet (or not yet routed) does not hold the others back."""
+        inputs = self._inputs()
+        behind = [p for p, (_, hw, nxt) in inputs.items() if hw is not None and nxt is not None and nxt < hw]
+        pause = self.core.to_pause(inputs, behind)
+        if pause == self._paused:
+            return
+        if self._pauser is None:
+            return
+        self._pauser([inputs[p][0] for p in self._paused - pause if p in inputs], False)
+        self._pauser([inputs[p][0] for p in pause - self._paused], True)
+        self._paused = pause
+        self.metrics.paused_inputs.set(len(pause))
 
     async def _drain(self) -> None:
         """After a rebalance: send each owned re-key partition a barrier and wait until `aggregate` has
@@ -254,6 +279,12 @@ class Worker:
                     continue
                 if position is not None:
                     self._next_offset[tp.partition] = position
+        # Resume ours (a partition kept across the rebalance may still be paused): the next batch or tick decides.
+        self._pauser = fetch_pauser(getattr(self.app.consumer, "_thread", None))
+        if self._pauser is not None:
+            self._pauser([tp for tp, _, _ in self._inputs().values() if tp.partition in self._paused], False)
+        self._paused = set()
+        self.metrics.paused_inputs.set(0)
         adopted, dropped = self.core.assign(owned, self._owned(AGENTS_TOPIC), list(self.table.items()),
                                             list(self.baselines.items()))
         self.health.ready = bool(owned)
@@ -276,6 +307,37 @@ def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
         return None
     fetcher._fetch_max_wait_ms = ms
     return int(fetcher._fetch_max_wait_ms)
+
+
+Pauser = Callable[[list[Any], bool], None]
+
+
+def fetch_pauser(thread: Any) -> Pauser | None:
+    """`pause(tps, paused)`: pause (or resume) fetching from `tps` in aiokafka's consumer, which runs in Faust's
+    consumer thread `thread` (so each call is handed to that thread's loop). Not Faust's `pause_partitions`: it
+    takes the partitions out of the set a fetch in flight is checked against, and the records already fetched
+    for them are dropped without a trace (the stage never sees them; the commit stalls at the gap until a
+    restart). aiokafka's own pause discards what it buffered for them without moving their position, so it is
+    fetched again on resume. None if the internals moved (then alignment is off, with a warning)."""
+    consumer, loop = getattr(thread, "_consumer", None), getattr(thread, "thread_loop", None)
+    if consumer is None or loop is None or not hasattr(consumer, "pause") or not hasattr(consumer, "resume"):
+        log.warning("cannot pause input partitions (Faust or aiokafka internals changed?): no watermark alignment",
+                    extra={"fields": {"consumer": type(thread).__name__}})
+        return None
+
+    def pause(tps: list[Any], paused: bool) -> None:
+        parts = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+        step = consumer.pause if paused else consumer.resume
+
+        def apply() -> None:
+            for tp in parts:
+                with contextlib.suppress(IllegalStateError, AssertionError):  # unassigned: a rebalance came first
+                    step(tp)
+
+        if parts:
+            loop.call_soon_threadsafe(apply)
+
+    return pause
 
 
 class _CheckpointBeforeCommit(Sensor):

@@ -19,7 +19,7 @@ partition whose reader is slow, blocked or dead holds the clock back instead of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 # A caught-up input partition's watermark trails the wall clock by this much: spans reach the Collector
 # and its Kafka exporter a few seconds after they end (batching), so a record may still be on its way.
@@ -29,6 +29,20 @@ HEARTBEAT_LAG_NS = 5 * 10**9
 def heartbeat_watermark(newest_ns: int, wall_ns: int) -> int:
     """The watermark of an input partition whose reader has consumed everything there."""
     return max(newest_ns, wall_ns - HEARTBEAT_LAG_NS)
+
+
+def too_far_ahead(newest: Mapping[int, int], owned: Iterable[int], behind: Iterable[int], max_skew_ns: int) -> set[int]:
+    """Watermark alignment: the owned input partitions whose newest span end is more than `max_skew_ns` past
+    that of the slowest partition still `behind` (records left to read). Their reader pauses them.
+
+    The clock is the minimum over input partitions, so while one partition is read far ahead of another
+    (a backlog: the consumer drains partition by partition) every task it brings waits for the slow one
+    before it can close; unpaused, open tasks pile up to the eviction bound. A partition with nothing left
+    to read never holds the others back (it is not `behind`), and the slowest is never paused itself."""
+    floor = min((newest.get(p, 0) for p in behind), default=None)
+    if floor is None:
+        return set()
+    return {p for p in owned if newest.get(p, 0) > floor + max_skew_ns}
 
 
 class WatermarkClock:

@@ -2,6 +2,7 @@
 
     route(input records)      decode; DLQ; spans grouped by home partition -> one re-key message each
                               (or folded here when the home is owned and drained: stream/shortcut.py)
+    to_pause(owned, behind)   input partitions read too far ahead of the slowest (watermark alignment)
     route_logs(log records)   evaluation scores, re-keyed like spans
     heartbeat(caught up)      watermarks of input partitions with nothing left to read (stream/clock.py)
     aggregate(re-key records) fold into the Engine; alerts, summaries, a copy per agent partition
@@ -35,7 +36,7 @@ from ..otlp.logs import decode_evaluations
 from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
-from .clock import WatermarkClock, heartbeat_watermark
+from .clock import WatermarkClock, heartbeat_watermark, too_far_ahead
 from .shortcut import LocalShortcut
 from .topology import (
     AGENTS_TOPIC,
@@ -204,6 +205,14 @@ class WorkerCore:
                 self._hear(p, wms)
             else:
                 self.sink.send(INTERNAL_TOPIC, encode_spans([], wms), partition=p)
+
+    def to_pause(self, owned: Iterable[int], behind: Iterable[int]) -> set[int]:
+        """The owned input partitions the reader should pause now (`clock.too_far_ahead`); `behind`: those with
+        records left to read. None in place: there each partition's clock hears only itself."""
+        skew_s = self.settings.max_input_skew_s
+        if self.in_place or not skew_s:
+            return set()
+        return too_far_ahead(self.newest, owned, behind, int(skew_s * 1e9))
 
     def route_logs(self, records: Sequence[Record]) -> None:
         """Evaluation results from the logs topic, re-keyed like spans (by trace: the task key)."""
