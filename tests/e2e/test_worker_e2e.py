@@ -180,12 +180,13 @@ def test_metrics_by_agent_and_model_without_ids(stack: Stack):
     assert labelled and not [line for line in labelled if _ID.search(line)]
 
 
-def test_the_consumer_fetch_wait_is_tuned(stack: Stack):
-    """Faust fixes aiokafka's fetch_max_wait_ms at 1500; the worker sets it (AGENTWATCH_FETCH_MAX_WAIT_MS)
-    through aiokafka internals, so an upgrade that moves them must fail here, not silently slow input."""
+def test_the_consumer_internals_the_worker_tunes_are_where_it_expects(stack: Stack):
+    """Faust fixes aiokafka's fetch_max_wait_ms at 1500; the worker sets it (AGENTWATCH_FETCH_MAX_WAIT_MS), and
+    pauses input partitions for alignment, through Faust and aiokafka internals: an upgrade that moves them
+    must fail here, not silently slow input or hold finished tasks open."""
     lines = [orjson.loads(line) for line in stack.worker.log_path.read_text().splitlines()
              if '"rebalance complete"' in line]
-    assert lines and all(line["fetch_max_wait_ms"] == 100 for line in lines)
+    assert lines and all(line["fetch_max_wait_ms"] == 100 and line["input_alignment"] for line in lines)
 
 
 def test_restarted_worker_resumes_from_its_table(tmp_path_factory: pytest.TempPathFactory):

@@ -291,7 +291,8 @@ class Worker:
         self.health.reason = f"ready: {len(owned)} partition(s) of {INTERNAL_TOPIC}" if owned else "no partitions"
         log.info("rebalance complete", extra={"fields": {
             "partitions": sorted(owned), "tasks_adopted": adopted, "tasks_dropped": dropped,
-            "active_tasks": len(self.core.engine.tasks), "fetch_max_wait_ms": fetch_wait}})
+            "active_tasks": len(self.core.engine.tasks), "fetch_max_wait_ms": fetch_wait,
+            "input_alignment": self._pauser is not None}})
 
 
 def set_fetch_max_wait(consumer: Any, ms: int) -> int | None:
