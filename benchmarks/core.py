@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _data import make_records, make_spans, mean_attributes
 
 from agentwatch.engine import Engine
+from agentwatch.gc_schedule import schedule_gc
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
 
@@ -65,6 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     require_upb()
     spans = make_spans(args.tasks)
+    schedule_gc()  # as `agentwatch run` and `replay` do
     print(f"{len(spans)} spans from {args.tasks} tasks (OTel SDK + OTLP encoder; otel/traceloop/openinference/openlit)")
     print(f"{'spans/record':>12} {'attrs/span':>10} {'decode+extract':>15} {'full core':>12} {'ratio':>7}")
     for per_record in (1, 100, 1000):

@@ -1,10 +1,12 @@
 """Spans/s of the pure core alone vs one and two workers end to end through the embedded broker (tansu).
 
 Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-record 100] [--partitions 4]
-     [--workers 1 2] [--profile] [--event-time recent|past]
+     [--workers 1 2] [--runs 1] [--profile] [--event-time recent|past]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
-- core alone: `core.full_core` (decode, normalize, task state, detectors, cost) in this process, best of R.
+- core alone: `core.full_core` (decode, normalize, task state, detectors, cost) in this process, best of R,
+  under the worker's garbage-collector schedule (agentwatch/gc_schedule.py), measured again right before
+  each end-to-end run: each run's ratio is to that measurement (the machine's speed drifts over minutes).
 - end to end: a fresh tansu per run (the Faust app id, hence group and internal topics, is fixed), N
   `agentwatch run --embedded-broker` subprocesses (metrics on 127.0.0.1). The workers start first and the
   run waits until every one is ready (owns partitions: no rebalance during the measurement, startup
@@ -30,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +51,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from core import full_core
 
 from agentwatch.engine import Engine
+from agentwatch.gc_schedule import schedule_gc
 from agentwatch.local.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
@@ -240,6 +245,19 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    """At the end of the measurement (what comes after, the summary wait and its full scrapes, is not the
+    worker's load); again, a no-op, when the run ends."""
+    if spy is None or spy.poll() is not None:
+        return
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait(timeout=5)
+
+
 _CATEGORIES = (  # (label, path pattern) for the leaf frame of a sample; first match wins
     ("agentwatch core (decode, normalize, engine, detectors)",
      r"agentwatch/(otlp|engine|tasks|detectors|pricing|model)"),
@@ -321,15 +339,11 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
                 wait_ready(procs, res)
                 if profile:
                     spy = start_profiler(procs[0].proc.pid, tmp / "profile.txt")
-                measure(broker, topic, records, n_spans, n_tasks, partitions, procs, res, keys)
+                measure(broker, topic, records, n_spans, n_tasks, partitions, procs, res, keys,
+                        measured=lambda: stop_profiler(spy))
             finally:
                 if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    try:
-                        spy.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        spy.kill()
-                        spy.wait(timeout=5)
+                    stop_profiler(spy)
                     res.profile = hotspots(tmp / "profile.txt")
                     with contextlib.suppress(OSError):
                         keep = Path(tempfile.gettempdir()) / f"agentwatch-pipeline-profile-{workers}w.txt"
@@ -362,7 +376,9 @@ def wait_ready(procs: list[WorkerProc], res: Result) -> None:
 
 
 def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: int, n_tasks: int, partitions: int,
-            procs: list[WorkerProc], res: Result, keys: list[str] | None) -> None:
+            procs: list[WorkerProc], res: Result, keys: list[str] | None,
+            measured: Callable[[], None] = lambda: None) -> None:
+    """`measured` runs as soon as the timed interval ends."""
     pids = {"broker": broker.pid, **{f"worker{i}": w.proc.pid for i, w in enumerate(procs)},
             "bench (producer)": os.getpid()}
     produced: list[float] = []
@@ -387,6 +403,7 @@ def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: i
         spans = total(samples, "agentwatch_spans{")
         if t_start is not None and ok >= len(records) and spans >= n_spans:
             t_end = now
+            measured()
             res.cpu = {k: cpu_now[k] - cpu0.get(k, 0.0) for k in cpu_now}
             res.notes.append(f"{scrapes} /metrics scrapes per worker during the measurement")
             break
@@ -508,6 +525,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=3000, help="distinct SDK-made tasks before tiling")
     ap.add_argument("--repeat", type=int, default=3, help="core-alone repetitions (best)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=1, help="end-to-end runs per worker count (fastest)")
     ap.add_argument("--event-time", choices=("recent", "past"), default="recent",
                     help="span times relative to the wall clock (see the comment in main)")
     ap.add_argument("--commit-interval", type=float, default=2.8,
@@ -537,27 +555,43 @@ def main() -> None:
           f"{sum(map(len, records)) / len(records) / 1024:.0f} KiB/record (made in {time.perf_counter() - t:.0f}s); "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
 
-    core = 0.0
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        full_core(records)
-        core = max(core, n_spans / (time.perf_counter() - t))
-    print(f"core alone (full_core, one process): {core:,.0f} spans/s")
+    schedule_gc()  # the core alone under the garbage collector schedule the worker runs with
 
-    results = {}
+    def core_rate() -> float:
+        best = 0.0
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            full_core(records)
+            best = max(best, n_spans / (time.perf_counter() - t))
+        return best
+
+    # This machine's speed drifts by tens of percent over minutes, so the core alone is measured again right
+    # before each end-to-end run, and each run's ratio is to that measurement (the median is reported).
+    core = 0.0
+    results: dict[int, Result] = {}
+    ratios: dict[int, list[float]] = {}
     for w in args.workers:
-        results[w] = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
-                             commit_interval_s=args.commit_interval, keys=keys)
-        report(results[w], n_tasks)
+        for _ in range(args.runs):
+            before = core_rate()
+            core = max(core, before)
+            print(f"core alone (full_core, one process): {before:,.0f} spans/s")
+            r = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
+                        commit_interval_s=args.commit_interval, keys=keys)
+            report(r, n_tasks)
+            ratios.setdefault(w, []).append(r.rate / before)
+            if w not in results or r.rate > results[w].rate:
+                results[w] = r
 
     print()
-    print(f"{'':<32} {'spans/s':>10} {'ratio':>16}")
-    print(f"{'core alone':<32} {core:>10,.0f}")
+    print(f"{'':<32} {'spans/s':>10}  ratio (each run to the core alone measured just before it)")
+    print(f"{'core alone (best)':<32} {core:>10,.0f}")
     one = results.get(1)
+    share = statistics.median(ratios[1]) if 1 in ratios else 0.0
     for w, r in results.items():
-        ratio = f"{r.rate / core:.0%} of core" if w == 1 else (
-            f"{r.rate / one.rate:.2f}x of 1w" if one and one.rate else "")
-        print(f"{f'{w} worker(s) end to end':<32} {r.rate:>10,.0f} {ratio:>16}")
+        each = ", ".join(f"{x:.0%}" for x in ratios[w])
+        ratio = f"{share:.0%} of core (median of {each})" if w == 1 else (
+            f"{r.rate / one.rate:.2f}x of 1w (best of each)" if one and one.rate else "")
+        print(f"{f'{w} worker(s) end to end (best)':<32} {r.rate:>10,.0f}  {ratio}")
     print()
     for w, r in results.items():
         if not r.cpu:
@@ -570,7 +604,7 @@ def main() -> None:
               f"record ({written:,}); machine {busy:.0%} busy (broker {r.cpu.get('broker', 0) / r.seconds:.0%} "
               f"of a core)")
     if one:
-        print(f"goal 1 worker >= 50% of core: {'met' if one.rate >= 0.5 * core else 'NOT met'}")
+        print(f"goal 1 worker >= 50% of core: {'met' if share >= 0.5 else 'NOT met'}")
     if one and 2 in results:
         print(f"goal 2 workers >= 1.6x one:   {'met' if results[2].rate >= 1.6 * one.rate else 'NOT met'}"
               f" ({os.cpu_count()} CPUs shared by broker, workers and this process)")

@@ -12,6 +12,7 @@ def _replay(args: argparse.Namespace) -> int:
     import orjson
 
     from .engine import Engine, EngineConfig
+    from .gc_schedule import schedule_gc
     from .otlp.decode import require_upb
     from .policy import PolicyError, load_policy
     from .replay import replay
@@ -31,6 +32,8 @@ def _replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"agentwatch replay: no such file: {missing[0]}", file=sys.stderr)
         return 2
+    engine.pricer.load()
+    schedule_gc()
     out = sys.stdout.buffer
     for batch in replay(args.files, engine, max_record_bytes=settings.max_record_bytes,
                         encoding=settings.spans_encoding, flush=not args.no_flush):

@@ -110,11 +110,17 @@ class Pricer:
             return None
         return rates.cost(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
 
-    def _lookup(self, model: str, provider: str | None, ts_ns: int) -> Rates | None:
+    def load(self) -> None:
+        """Load genai-prices' table now (~0.2 s), not when the first priced call arrives: a long-running command
+        calls this during start-up, so the first batch is not held up and the table is frozen with the rest of
+        start-up (gc_schedule.py)."""
         if self._snapshot is None:
             from genai_prices import data_snapshot
 
             self._snapshot = data_snapshot.get_snapshot()
+
+    def _lookup(self, model: str, provider: str | None, ts_ns: int) -> Rates | None:
+        self.load()
         provider_id = _PROVIDER_ALIASES.get(provider, provider) if provider else None
         found = None
         for pid in (provider_id, None) if provider_id else (None,):

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..gc_schedule import schedule_gc
 from ..otlp.decode import require_upb
 from ..policy import PolicyError, load_policy
 from ..settings import Settings
@@ -67,5 +68,7 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
                     input_partitions=inputs)
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
                                                   "metrics_port": settings.metrics_port}})
+    worker.core.engine.pricer.load()
+    schedule_gc()
     worker.execute()
     return 0
