@@ -4,8 +4,10 @@ Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-recor
      [--workers 1 2] [--runs 1] [--profile] [--event-time recent|past]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
+- in this process first: upb parse, the limit (parse + minimal extraction), decode_record and the full core
+  (benchmarks/core.py), each as a share of the limit; the end-to-end rates are shown as a share of it too.
 - core alone: `core.full_core` (decode, normalize, task state, detectors, cost) in this process, best of R,
-  under the worker's garbage-collector schedule (agentwatch/gc_schedule.py), measured again right before
+  under the worker's garbage-collector schedule (agentwatch/process_tuning.py), measured again right before
   each end-to-end run: each run's ratio is to that measurement (the machine's speed drifts over minutes).
 - end to end: a fresh tansu per run (the Faust app id, hence group and internal topics, is fixed), N
   `agentwatch run --embedded-broker` subprocesses (metrics on 127.0.0.1). The workers start first and the
@@ -48,13 +50,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _data import make_records, make_spans, newest_end, split_by_trace, tile_records
 from confluent_kafka import Consumer, Producer, TopicPartition
-from core import full_core
+from core import full_core, stage_rates
 
 from agentwatch.engine import Engine
-from agentwatch.gc_schedule import schedule_gc
 from agentwatch.local.broker import EmbeddedBroker, child_env, free_port, listening_ports
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.policy import Policy
+from agentwatch.process_tuning import tune_process
 from agentwatch.stream.kafka_admin import ensure_topics, group_lag
 from agentwatch.stream.topology import INTERNAL_TOPIC, collector_partition
 
@@ -555,7 +557,7 @@ def main() -> None:
           f"{sum(map(len, records)) / len(records) / 1024:.0f} KiB/record (made in {time.perf_counter() - t:.0f}s); "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
 
-    schedule_gc()  # the core alone under the garbage collector schedule the worker runs with
+    tune_process()  # the core alone under the process tuning the worker runs with
 
     def core_rate() -> float:
         best = 0.0
@@ -565,6 +567,10 @@ def main() -> None:
             best = max(best, n_spans / (time.perf_counter() - t))
         return best
 
+    stages = stage_rates(records, args.repeat)
+    the_limit = stages["the limit"]
+    print("in this process (benchmarks/core.py, best of each, interleaved): " + "; ".join(
+        f"{name} {rate:,.0f}/s ({rate / the_limit:.0%} of the limit)" for name, rate in stages.items()))
     # This machine's speed drifts by tens of percent over minutes, so the core alone is measured again right
     # before each end-to-end run, and each run's ratio is to that measurement (the median is reported).
     core = 0.0
@@ -583,15 +589,17 @@ def main() -> None:
                 results[w] = r
 
     print()
-    print(f"{'':<32} {'spans/s':>10}  ratio (each run to the core alone measured just before it)")
-    print(f"{'core alone (best)':<32} {core:>10,.0f}")
+    print(f"{'':<32} {'spans/s':>10} {'of the limit':>13}  ratio (each run to the core alone measured just before it)")
+    for name, rate in stages.items():
+        print(f"{name + ' (start)':<32} {rate:>10,.0f} {rate / the_limit:>13.0%}")
+    print(f"{'core alone (best)':<32} {core:>10,.0f} {core / the_limit:>13.0%}")
     one = results.get(1)
     share = statistics.median(ratios[1]) if 1 in ratios else 0.0
     for w, r in results.items():
         each = ", ".join(f"{x:.0%}" for x in ratios[w])
         ratio = f"{share:.0%} of core (median of {each})" if w == 1 else (
             f"{r.rate / one.rate:.2f}x of 1w (best of each)" if one and one.rate else "")
-        print(f"{f'{w} worker(s) end to end (best)':<32} {r.rate:>10,.0f}  {ratio}")
+        print(f"{f'{w} worker(s) end to end (best)':<32} {r.rate:>10,.0f} {r.rate / the_limit:>13.0%}  {ratio}")
     print()
     for w, r in results.items():
         if not r.cpu:

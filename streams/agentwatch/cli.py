@@ -12,9 +12,9 @@ def _replay(args: argparse.Namespace) -> int:
     import orjson
 
     from .engine import Engine, EngineConfig
-    from .gc_schedule import schedule_gc
     from .otlp.decode import require_upb
     from .policy import PolicyError, load_policy
+    from .process_tuning import tune_process
     from .replay import replay
     from .settings import SettingsError, from_env
 
@@ -33,7 +33,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"agentwatch replay: no such file: {missing[0]}", file=sys.stderr)
         return 2
     engine.pricer.load()
-    schedule_gc()
+    tune_process()
     out = sys.stdout.buffer
     for batch in replay(args.files, engine, max_record_bytes=settings.max_record_bytes,
                         encoding=settings.spans_encoding, flush=not args.no_flush):

@@ -113,7 +113,7 @@ class Pricer:
     def load(self) -> None:
         """Load genai-prices' table now (~0.2 s), not when the first priced call arrives: a long-running command
         calls this during start-up, so the first batch is not held up and the table is frozen with the rest of
-        start-up (gc_schedule.py)."""
+        start-up (process_tuning.py)."""
         if self._snapshot is None:
             from genai_prices import data_snapshot
 

@@ -13,9 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..gc_schedule import schedule_gc
 from ..otlp.decode import require_upb
 from ..policy import PolicyError, load_policy
+from ..process_tuning import tune_process
 from ..settings import Settings
 from ..sinks.metrics import Metrics
 from .http import Health, serve
@@ -69,6 +69,6 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
                                                   "metrics_port": settings.metrics_port}})
     worker.core.engine.pricer.load()
-    schedule_gc()
+    tune_process()
     worker.execute()
     return 0
