@@ -81,3 +81,25 @@ def test_input_partitions_read_too_far_ahead_are_paused_until_the_slowest_catche
 def test_without_the_consumer_internals_nothing_is_paused(caplog) -> None:
     assert fetch_pauser(object()) is None
     assert "no watermark alignment" in caplog.text
+
+
+def test_a_paused_partition_is_never_read_to_its_end_nor_at_once_after_its_resume(tmp_path) -> None:
+    """Its high watermark is the one its last fetch before the pause reported: the records fetched then can bring
+    it there while more wait. Counted as read to its end, its heartbeat would move the clock past tasks whose
+    spans are still unread (they would close early and their spans come late)."""
+    worker = Worker(Settings(brokers="kafka://127.0.0.1:1", data_dir=str(tmp_path), max_input_skew_s=30), Policy(),
+                    Metrics(10), Health(), input_partitions=2)
+    consumer = _Consumer({0: 100, 1: 50})
+    worker.app.consumer = consumer
+    worker._pauser = fetch_pauser(consumer)
+    worker.core.newest = {0: 1000 * S, 1: 1100 * S}
+    worker._next_offset = {0: 10, 1: 40}
+    worker._align()
+    assert consumer.paused == {1}
+    worker._next_offset[1] = 50  # the records fetched before the pause: routed up to the stale high watermark
+    worker._last_read = {0: 0.0, 1: 0.0}  # both quiet for long
+    assert worker._caught_up() == []
+    worker._next_offset[0] = 100  # partition 0 read to its end: partition 1 is resumed
+    worker._align()
+    assert consumer.paused == set()
+    assert worker._caught_up() == [0]  # 1 waits QUIET_S for a fetch with its real high watermark

@@ -32,6 +32,7 @@ from agentwatch.policy import parse_policy
 from agentwatch.replay import replay, write_length_prefixed
 from agentwatch.settings import Settings
 from agentwatch.sinks.metrics import Metrics
+from agentwatch.stream.clock import caught_up
 from agentwatch.stream.core import Record, WorkerCore
 from agentwatch.stream.topology import AGENTS_TOPIC, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
 from otel_helpers import T0, emit, records
@@ -155,6 +156,8 @@ class SimWorker:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     pending_commit: dict[tuple[str, int], int] | None = None
     pending_state: list[Any] | None = None
+    paused: set[int] = field(default_factory=set)  # input partitions paused by alignment
+    hw: dict[int, int] = field(default_factory=dict)  # a paused input partition's high watermark at the pause
 
     def __post_init__(self) -> None:
         self.out = SimProducer(self.log)
@@ -162,6 +165,31 @@ class SimWorker:
 
     def owned(self, topic: str) -> list[int]:
         return [p for (t, p) in self.positions if t == topic]
+
+    def highwater(self, p: int) -> int:
+        """An input partition's high watermark as the reader knows it: from its last fetch. A paused partition is
+        not fetched, so it stays where it was at the pause; the others are fetched all the time."""
+        return self.hw[p] if p in self.paused else self.log.end(INPUT, p)
+
+    def align(self, rng: random.Random) -> None:
+        """Pause and resume as `app._align`. A partition paused still hands over the records already fetched
+        (up to the high watermark that fetch reported, which may be short of the end by then)."""
+        inputs = self.owned(INPUT)
+        behind = [p for p in inputs if self.positions[(INPUT, p)] < self.highwater(p)]
+        pause = self.core.to_pause(inputs, behind)
+        for p in pause - self.paused:
+            self.hw[p] = min(self.log.end(INPUT, p), self.positions[(INPUT, p)] + rng.randint(0, 3))
+        self.paused = pause
+
+    def fetched(self, p: int, n: int) -> int:
+        """Up to `n` of the next records of input partition `p`: a paused one only what was fetched before."""
+        return min(n, self.hw[p] - self.positions[(INPUT, p)]) if p in self.paused else n
+
+    def readable_input(self) -> list[int]:
+        return [p for p in self.readable(INPUT) if p not in self.paused or self.positions[(INPUT, p)] < self.hw[p]]
+
+    def caught_up(self) -> list[int]:
+        return caught_up({p: (self.highwater(p), self.positions[(INPUT, p)]) for p in self.owned(INPUT)}, self.paused)
 
     def readable(self, topic: str) -> list[int]:
         return [p for p in self.owned(topic) if self.positions[(topic, p)] < self.log.end(topic, p)]
@@ -226,6 +254,7 @@ class Simulation:
             owners[(INPUT, p)] = rng.choice(order)
         for w in order:
             w.positions = {tp: self.log.committed.get(tp, 0) for tp, o in owners.items() if o is w}
+            w.paused = set()  # the worker resumes what it paused at each assignment
             w.core.assign(set(w.owned(INTERNAL_TOPIC)), set(w.owned(AGENTS_TOPIC)),
                           self.log.table(TASKS_CHANGELOG), self.log.table(BASELINES_CHANGELOG))
 
@@ -239,8 +268,8 @@ class Simulation:
         self.wall = max(self.wall, max(ends) + S)  # records are produced as their spans end
 
     def tick(self, w: SimWorker) -> None:
-        caught_up = [p for p in w.owned(INPUT) if w.positions[(INPUT, p)] == self.log.end(INPUT, p)]
-        w.core.heartbeat(caught_up, self.wall)
+        w.align(self.rng)
+        w.core.heartbeat(w.caught_up(), self.wall)
         w.core.tick(self.wall)
 
     def fault(self) -> None:
@@ -276,10 +305,10 @@ class Simulation:
             elif core.shortcut.pending:
                 actions.append(core.shortcut.abandon if rng.random() < 0.02 else (lambda: None))
             else:
-                readable = w.readable(INPUT)
-                paused = core.to_pause(w.owned(INPUT), readable)  # watermark alignment, as the reader does
-                self.paused_steps += bool(paused)
-                actions += [lambda w=w, p=p: w.step(INPUT, p, rng.randint(1, 3)) for p in readable if p not in paused]
+                w.align(rng)  # watermark alignment, as the reader does after each batch and tick
+                self.paused_steps += bool(w.paused)
+                actions += [lambda w=w, p=p: w.step(INPUT, p, w.fetched(p, rng.randint(1, 3)))
+                            for p in w.readable_input()]
             for topic in (INTERNAL_TOPIC, AGENTS_TOPIC):
                 actions += [lambda w=w, t=topic, p=p: w.step(t, p, rng.randint(1, 4)) for p in w.readable(topic)]
             if not w.out.empty:

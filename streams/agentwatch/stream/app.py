@@ -47,6 +47,7 @@ from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
 from .checkpoint import Checkpointer
+from .clock import caught_up
 from .core import Record, WorkerCore
 from .http import Health
 from .kafka_clients import bootstrap_from_url, kafka_security_config, tls_context
@@ -214,10 +215,11 @@ class Worker:
                 for tp in consumer.assignment() if tp.topic == self.spans_topic}
 
     def _caught_up(self) -> list[int]:
-        """Input partitions routed up to their high watermark, and quiet for QUIET_S."""
+        """Input partitions routed up to their high watermark (`clock.caught_up`: never a paused one), and quiet
+        for QUIET_S."""
         now = time.monotonic()
-        return [p for p, (_, hw, nxt) in self._inputs().items()
-                if hw is not None and nxt is not None and nxt >= hw and now - self._last_read.get(p, 0.0) >= QUIET_S]
+        inputs = {p: (hw, nxt) for p, (_, hw, nxt) in self._inputs().items()}
+        return [p for p in caught_up(inputs, self._paused) if now - self._last_read.get(p, 0.0) >= QUIET_S]
 
     def _align(self) -> None:
         """Pause the input partitions `WorkerCore.to_pause` names, resume the rest. A partition's high watermark
@@ -229,8 +231,12 @@ class Worker:
             return
         if self._pauser is None:
             return
-        self._pauser([inputs[p][0] for p in self._paused - pause if p in inputs], False)
+        resumed = [p for p in self._paused - pause if p in inputs]
+        self._pauser([inputs[p][0] for p in resumed], False)
         self._pauser([inputs[p][0] for p in pause - self._paused], True)
+        now = time.monotonic()
+        for p in resumed:  # its high watermark is the one from before the pause until a fetch brings a new one
+            self._last_read[p] = now  # (within AGENTWATCH_FETCH_MAX_WAIT_MS): quiet for QUIET_S from here
         self._paused = pause
         self.metrics.paused_inputs.set(len(pause))
 
@@ -283,6 +289,9 @@ class Worker:
         self._pauser = fetch_pauser(getattr(self.app.consumer, "_thread", None))
         if self._pauser is not None:
             self._pauser([tp for tp, _, _ in self._inputs().values() if tp.partition in self._paused], False)
+        now = time.monotonic()
+        for p in self._paused:  # as in `_align`: not caught up on a high watermark from before the pause
+            self._last_read[p] = now
         self._paused = set()
         self.metrics.paused_inputs.set(0)
         adopted, dropped = self.core.assign(owned, self._owned(AGENTS_TOPIC), list(self.table.items()),
