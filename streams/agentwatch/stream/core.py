@@ -112,7 +112,7 @@ class WorkerCore:
         self._hw_markers = hw_markers
         self._unmarked: set[tuple[str, int]] = set()  # changelog partitions written since their marker
         self.newest: dict[int, int] = {}  # input partition -> newest span end routed from it
-        self._clock_sent = 0  # the newest of `newest` last sent to the per-agent partitions (agent silence)
+        self._clock_sent = 0  # the input clock last sent to the per-agent partitions (agent silence)
 
     # -- partitions -------------------------------------------------------------------------------
     def partition(self, key: str) -> int:
@@ -288,9 +288,14 @@ class WorkerCore:
         self.metrics.active_tasks.set(len(self.engine.tasks))
 
     def send_input_clock(self) -> None:
-        """Every per-agent partition hears how far this worker has read the input (the newest span end, real
-        spans only): the clock of agent silence (detectors/silence.py). Sent when it moved."""
-        clock = max(self.newest.values(), default=0)
+        """Every per-agent partition hears how far the input is complete: the clock of agent silence
+        (detectors/silence.py). Sent when it moved. It is the newest span end this worker has read (real
+        spans only: while input is quiet it stands still), but never past this worker's task clock (the
+        watermark, a minimum over every input partition whoever reads it): tasks that ended before that
+        clock have all closed and sent their summaries. The newest read alone ran ahead of tasks another,
+        slower worker still held open, and their agents looked silent (false `agent_silent`, two workers
+        reading a backlog: benchmarks/pipeline.py)."""
+        clock = min(max(self.newest.values(), default=0), self.clock.read())
         if clock > self._clock_sent:
             self._clock_sent = clock
             value = b"[[],[],%d]" % clock
