@@ -32,7 +32,7 @@ from agentwatch.policy import parse_policy
 from agentwatch.replay import replay, write_length_prefixed
 from agentwatch.settings import Settings
 from agentwatch.sinks.metrics import Metrics
-from agentwatch.stream.clock import caught_up
+from agentwatch.stream.clock import behind, caught_up
 from agentwatch.stream.core import Record, WorkerCore
 from agentwatch.stream.topology import AGENTS_TOPIC, BASELINE_TABLE, INTERNAL_TOPIC, TABLE, changelog_topic
 from otel_helpers import T0, emit, records
@@ -175,8 +175,7 @@ class SimWorker:
         """Pause and resume as `app._align`. A partition paused still hands over the records already fetched
         (up to the high watermark that fetch reported, which may be short of the end by then)."""
         inputs = self.owned(INPUT)
-        behind = [p for p in inputs if self.positions[(INPUT, p)] < self.highwater(p)]
-        pause = self.core.to_pause(inputs, behind)
+        pause = self.core.to_pause(inputs, behind(self.offsets()))
         for p in pause - self.paused:
             self.hw[p] = min(self.log.end(INPUT, p), self.positions[(INPUT, p)] + rng.randint(0, 3))
         self.paused = pause
@@ -188,8 +187,12 @@ class SimWorker:
     def readable_input(self) -> list[int]:
         return [p for p in self.readable(INPUT) if p not in self.paused or self.positions[(INPUT, p)] < self.hw[p]]
 
+    def offsets(self) -> dict[int, tuple[int, int]]:
+        """Owned input partition -> (high watermark as the reader knows it, next offset): what the reader sees."""
+        return {p: (self.highwater(p), self.positions[(INPUT, p)]) for p in self.owned(INPUT)}
+
     def caught_up(self) -> list[int]:
-        return caught_up({p: (self.highwater(p), self.positions[(INPUT, p)]) for p in self.owned(INPUT)}, self.paused)
+        return caught_up(self.offsets(), self.paused)
 
     def readable(self, topic: str) -> list[int]:
         return [p for p in self.owned(topic) if self.positions[(topic, p)] < self.log.end(topic, p)]

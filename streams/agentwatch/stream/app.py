@@ -47,7 +47,7 @@ from ..policy import Policy
 from ..settings import Settings
 from ..sinks.metrics import Metrics
 from .checkpoint import Checkpointer
-from .clock import caught_up
+from .clock import behind, caught_up
 from .core import Record, WorkerCore
 from .http import Health
 from .kafka_clients import bootstrap_from_url, kafka_security_config, tls_context
@@ -208,32 +208,33 @@ class Worker:
         self._align()  # also here: with every other partition paused, no route batch may come to do it
         self.out.poll()
 
-    def _inputs(self) -> dict[int, tuple[Any, int | None, int | None]]:
-        """Owned input partitions -> (their TopicPartition, high watermark, next offset to route), None if unknown."""
+    def _inputs(self) -> dict[int, tuple[Any, tuple[int | None, int | None]]]:
+        """Owned input partitions -> (their TopicPartition, (high watermark, next offset to route)), None if
+        unknown: the second part is what `clock.behind` and `clock.caught_up` read."""
         consumer = self.app.consumer
-        return {tp.partition: (tp, consumer.highwater(tp), self._next_offset.get(tp.partition))
+        return {tp.partition: (tp, (consumer.highwater(tp), self._next_offset.get(tp.partition)))
                 for tp in consumer.assignment() if tp.topic == self.spans_topic}
 
     def _caught_up(self) -> list[int]:
         """Input partitions routed up to their high watermark (`clock.caught_up`: never a paused one), and quiet
         for QUIET_S."""
         now = time.monotonic()
-        inputs = {p: (hw, nxt) for p, (_, hw, nxt) in self._inputs().items()}
-        return [p for p in caught_up(inputs, self._paused) if now - self._last_read.get(p, 0.0) >= QUIET_S]
+        offsets = {p: o for p, (_, o) in self._inputs().items()}
+        return [p for p in caught_up(offsets, self._paused) if now - self._last_read.get(p, 0.0) >= QUIET_S]
 
     def _align(self) -> None:
-        """Pause the input partitions `WorkerCore.to_pause` names, resume the rest. A partition's high watermark
-        is known only once fetched; one not known yet (or not yet routed) does not hold the others back."""
+        """Pause the input partitions `WorkerCore.to_pause` names, resume the rest."""
         inputs = self._inputs()
-        behind = [p for p, (_, hw, nxt) in inputs.items() if hw is not None and nxt is not None and nxt < hw]
-        pause = self.core.to_pause(inputs, behind)
-        if pause == self._paused:
-            return
-        if self._pauser is None:
-            return
+        pause = self.core.to_pause(inputs, behind({p: o for p, (_, o) in inputs.items()}))
+        if pause != self._paused and self._pauser is not None:
+            self._set_paused(pause, inputs)
+
+    def _set_paused(self, pause: set[int], inputs: Mapping[int, tuple[Any, Any]]) -> None:
+        """Pause `pause`, resume what else was paused (of `inputs`, the owned input partitions)."""
         resumed = [p for p in self._paused - pause if p in inputs]
-        self._pauser([inputs[p][0] for p in resumed], False)
-        self._pauser([inputs[p][0] for p in pause - self._paused], True)
+        if self._pauser is not None:
+            self._pauser([inputs[p][0] for p in resumed], False)
+            self._pauser([inputs[p][0] for p in pause - self._paused], True)
         now = time.monotonic()
         for p in resumed:  # its high watermark is the one from before the pause until a fetch brings a new one
             self._last_read[p] = now  # (within AGENTWATCH_FETCH_MAX_WAIT_MS): quiet for QUIET_S from here
@@ -287,13 +288,7 @@ class Worker:
                     self._next_offset[tp.partition] = position
         # Resume ours (a partition kept across the rebalance may still be paused): the next batch or tick decides.
         self._pauser = fetch_pauser(getattr(self.app.consumer, "_thread", None))
-        if self._pauser is not None:
-            self._pauser([tp for tp, _, _ in self._inputs().values() if tp.partition in self._paused], False)
-        now = time.monotonic()
-        for p in self._paused:  # as in `_align`: not caught up on a high watermark from before the pause
-            self._last_read[p] = now
-        self._paused = set()
-        self.metrics.paused_inputs.set(0)
+        self._set_paused(set(), self._inputs())
         adopted, dropped = self.core.assign(owned, self._owned(AGENTS_TOPIC), list(self.table.items()),
                                             list(self.baselines.items()))
         self.health.ready = bool(owned)

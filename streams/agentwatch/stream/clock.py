@@ -31,6 +31,12 @@ def heartbeat_watermark(newest_ns: int, wall_ns: int) -> int:
     return max(newest_ns, wall_ns - HEARTBEAT_LAG_NS)
 
 
+def behind(inputs: Mapping[int, tuple[int | None, int | None]]) -> list[int]:
+    """The input partitions with records left to read: `inputs` maps each owned one to (high watermark as of its
+    last fetch, next offset to route), None if unknown. One not fetched or routed yet holds nothing back."""
+    return [p for p, (hw, nxt) in inputs.items() if hw is not None and nxt is not None and nxt < hw]
+
+
 def caught_up(inputs: Mapping[int, tuple[int | None, int | None]], paused: Iterable[int]) -> list[int]:
     """The input partitions read to their end: `inputs` maps each owned one to (high watermark as of its last
     fetch, next offset to route), None if unknown. Their watermark may follow the wall clock (heartbeats).

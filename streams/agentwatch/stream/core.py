@@ -208,7 +208,7 @@ class WorkerCore:
 
     def to_pause(self, owned: Iterable[int], behind: Iterable[int]) -> set[int]:
         """The owned input partitions the reader should pause now (`clock.too_far_ahead`); `behind`: those with
-        records left to read. None in place: there each partition's clock hears only itself."""
+        records left to read. Never any in place: there each partition's clock hears only itself."""
         skew_s = self.settings.max_input_skew_s
         if self.in_place or not skew_s:
             return set()
