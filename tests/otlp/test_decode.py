@@ -53,3 +53,22 @@ def test_invalid_span_ids_skip_only_those_spans():
     assert len(decoded.errors) == 2
     assert {e.reason for e in decoded.errors} == {"invalid_span"}
     assert "span_id" in str(decoded.errors[0]) and "trace_id" in str(decoded.errors[1])
+
+
+@pytest.mark.parametrize("size", [123, 91])
+def test_a_protobuf_whose_first_bytes_look_like_json_is_still_read(size: int) -> None:
+    """TracesData starts with 0x0A (a newline); with a first ResourceSpans of 123 or 91 bytes the next byte is
+    `{` or `[`, and auto-detection took it for JSON (a real record sent to the DLQ)."""
+    data = TracesData()
+    rs = data.resource_spans.add()
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.start_time_unix_nano, span.end_time_unix_nano = b"\x01" * 16, b"\x02" * 8, 1, 2
+    span.name = "x" * (size - rs.ByteSize() - 1)
+    while rs.ByteSize() != size:
+        span.name = span.name[:-1] if rs.ByteSize() > size else span.name + "x"
+    raw = data.SerializeToString()
+    assert raw[:2] == b"\n" + bytes([size])
+    (got,) = decode_record(raw, max_bytes=1 << 20).spans
+    assert got.span_id == "02" * 8
+    with pytest.raises(UndecodableRecord):  # pinned JSON stays JSON
+        decode_record(raw, max_bytes=1 << 20, encoding="otlp_json")
