@@ -1,7 +1,7 @@
 """Spans/s of the pure core alone vs one and two workers end to end through the embedded broker (tansu).
 
 Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-record 100] [--partitions 4]
-     [--workers 1 2] [--runs 1] [--profile] [--event-time recent|past]
+     [--workers 1 2] [--runs 1] [--profile] [--event-time recent|past] [--tail-keep on|off|both]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
 - in this process first: upb parse, the limit (parse + minimal extraction), decode_record and the full core
@@ -141,6 +141,7 @@ class Result:
     topics: dict[str, int] = field(default_factory=dict)  # records written to each topic the workers write
     peak_open: float = 0.0  # most open tasks (all workers) in one scrape during the measurement
     peak_paused: float = 0.0  # most input partitions paused by alignment in one scrape
+    peak_rss_mb: float = 0.0  # the first worker's peak RSS (VmHWM) at the end of the run
 
     @property
     def rate(self) -> float:
@@ -323,9 +324,17 @@ def hotspots(path: Path, top: int = 12) -> list[str]:
     return out
 
 
+def peak_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, partitions: int,
             profile: bool = False, commit_interval_s: float = 2.8,
-            keys: list[str] | None = None) -> Result:
+            keys: list[str] | None = None, tail_keep: bool = True) -> Result:
     res = Result(workers, n_spans)
     topic = f"bench_spans_{workers}"
     tmp = Path(tempfile.mkdtemp(prefix=f"agentwatch-bench-{workers}w-"))
@@ -337,7 +346,8 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
                 ensure_topics(broker.bootstrap, {topic: partitions})
                 for i in range(workers):
                     procs.append(start_worker(broker, topic, partitions, tmp, i, commit_interval_s,
-                                             keyed=bool(keys)))
+                                             keyed=bool(keys),
+                                             extra_env={"AGENTWATCH_TAIL_KEEP": str(tail_keep).lower()}))
                 wait_ready(procs, res)
                 if profile:
                     spy = start_profiler(procs[0].proc.pid, tmp / "profile.txt")
@@ -351,6 +361,8 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
                         keep = Path(tempfile.gettempdir()) / f"agentwatch-pipeline-profile-{workers}w.txt"
                         shutil.copy(tmp / "profile.txt", keep)
                         res.profile.append(f"collapsed stacks kept in {keep}")
+                if procs:
+                    res.peak_rss_mb = peak_rss_mb(procs[0].proc.pid)
                 for w in procs:  # before the broker stops, or the workers log connection errors
                     stop_worker(w)
     finally:
@@ -507,7 +519,7 @@ def report(res: Result, n_tasks: int) -> None:
             kinds[m[1]] = kinds.get(m[1], 0) + v
     print(f"    task outcomes {dict(sorted(outcomes.items()))}; alerts by kind {dict(sorted(kinds.items()))}")
     print(f"    most seen in one scrape: open tasks {res.peak_open:.0f}, input partitions paused by alignment "
-          f"{res.peak_paused:.0f}")
+          f"{res.peak_paused:.0f}; worker0 peak RSS {res.peak_rss_mb:.0f} MB")
     print("    records written: " + ", ".join(f"{k} {v:,}" for k, v in res.topics.items()))
     for note in res.notes:
         print(f"    {note}")
@@ -533,6 +545,8 @@ def main() -> None:
     ap.add_argument("--commit-interval", type=float, default=2.8,
                     help="worker offset-commit (and task-state write) interval; 2.8 s is Faust's production default")
     ap.add_argument("--profile", action="store_true", help="py-spy the first worker during each run")
+    ap.add_argument("--tail-keep", choices=("on", "off", "both"), default="on",
+                    help="AGENTWATCH_TAIL_KEEP of the workers; both: each run twice, off then on, and their ratio")
     ap.add_argument("--keyed", action="store_true",
                     help="input as the Collector writes it with partition_traces_by_id (one record per trace, "
                          "keyed, hashed like its exporter); workers with AGENTWATCH_INPUT_KEYED_BY_TRACE=true")
@@ -576,14 +590,23 @@ def main() -> None:
     core = 0.0
     results: dict[int, Result] = {}
     ratios: dict[int, list[float]] = {}
+    keep_modes = [False, True] if args.tail_keep == "both" else [args.tail_keep == "on"]
+    keep_runs: dict[int, list[tuple[Result, Result]]] = {}  # --tail-keep both: (off, on) side by side
     for w in args.workers:
         for _ in range(args.runs):
             before = core_rate()
             core = max(core, before)
             print(f"core alone (full_core, one process): {before:,.0f} spans/s")
-            r = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
-                        commit_interval_s=args.commit_interval, keys=keys)
-            report(r, n_tasks)
+            pair = []
+            for keep in keep_modes:
+                r = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
+                            commit_interval_s=args.commit_interval, keys=keys, tail_keep=keep)
+                print(f"  tail-keep {'on' if keep else 'off'}:")
+                report(r, n_tasks)
+                pair.append(r)
+            if len(pair) == 2:
+                keep_runs.setdefault(w, []).append((pair[0], pair[1]))
+            r = pair[-1]
             ratios.setdefault(w, []).append(r.rate / before)
             if w not in results or r.rate > results[w].rate:
                 results[w] = r
@@ -611,6 +634,14 @@ def main() -> None:
               f"workers' {worker_cpu:.0f} CPU-s; workers wrote {written / len(records):.0f} Kafka records per input "
               f"record ({written:,}); machine {busy:.0%} busy (broker {r.cpu.get('broker', 0) / r.seconds:.0%} "
               f"of a core)")
+    for w, pairs in keep_runs.items():
+        cost = statistics.median(1 - on.rate / off.rate for off, on in pairs)
+        print(f"tail-keep, {w} worker(s): off {statistics.median(off.rate for off, _ in pairs):,.0f} spans/s, "
+              f"on {statistics.median(on.rate for _, on in pairs):,.0f} spans/s: costs {cost:.0%} of throughput "
+              f"(median of {', '.join(f'{1 - on.rate / off.rate:.0%}' for off, on in pairs)}; goal <= 15%); "
+              f"worker0 peak RSS off {statistics.median(off.peak_rss_mb for off, _ in pairs):.0f} MB, on "
+              f"{statistics.median(on.peak_rss_mb for _, on in pairs):.0f} MB; flagged records "
+              f"{statistics.median(on.topics.get('agentwatch.flagged', 0) for _, on in pairs):,.0f}")
     if one:
         print(f"goal 1 worker >= 50% of core: {'met' if share >= 0.5 else 'NOT met'}")
     if one and 2 in results:

@@ -1,8 +1,8 @@
 """`agentwatch alerts`: follow the alerts topic and print each alert as one line for a person.
 
-Why manual assignment and no consumer group: a group join takes seconds (more on tansu) and would
-commit offsets nobody needs; a reader of alerts wants them at once, from the end (live) or from the
-beginning. Several people can follow at the same time without splitting partitions between them.
+It reads with `kafka_clients.read_topic`: manual assignment and no consumer group (a group join takes
+seconds, more on tansu, and would commit offsets nobody needs; a reader of alerts wants them at once,
+from the end or from the beginning, and several people can follow without splitting partitions).
 
 `format_alert` is the one-line rendering, shared with `agentwatch demo`. Every text field is
 stripped of control characters: agent names and messages come from span attributes, and an escape
@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,10 +25,6 @@ log = logging.getLogger("agentwatch.alerts")
 _COLORS = {"critical": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _RESET = "\x1b[0m"
 _AGENT_MAX = 32
-
-
-class AlertsError(RuntimeError):
-    """The broker or the topic is not there; the message says which."""
 
 
 def _text(value: Any) -> str:
@@ -87,66 +82,30 @@ def follow_alerts(bootstrap: str, topic: str, emit: Callable[[dict[str, Any], by
 
     follow=False: return once every partition's end (as of the start) is reached, or after `timeout_s`.
     follow=True: wait for the topic if it does not exist yet and run until `stop()` or Ctrl-C.
-    Undecodable records are skipped with `warn(one line)`. Raises `AlertsError` if the broker does not
+    Undecodable records are skipped with `warn(one line)`. Raises `TopicUnavailable` if the broker does not
     answer within `timeout_s` (or, with follow=False, the topic does not exist).
     """
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
-
-    from .stream.kafka_clients import consumer as kafka_consumer
+    from .stream.kafka_clients import read_topic
 
     if warn is None:
         def warn(msg: str) -> None:
             print(msg, file=sys.stderr)
-    consumer = kafka_consumer(bootstrap, security, logger=log, **{
-        "group.id": "agentwatch-alerts-cli",  # never joined
-        "enable.auto.commit": False, "enable.partition.eof": True, "allow.auto.create.topics": False})
     count = 0
-    try:
-        waited = False
-        while True:
-            try:  # whole-cluster metadata: asking for one topic by name would create it on tansu
-                meta = consumer.list_topics(timeout=max(timeout_s, 0.1)).topics.get(topic)
-            except KafkaException as exc:
-                raise AlertsError(f"Kafka broker at {bootstrap} did not answer within {timeout_s:g}s "
-                                  f"({exc.args[0].str() if exc.args else exc})") from None
-            if meta is not None and meta.error is None and meta.partitions:
-                break
-            if not follow:
-                raise AlertsError(f"topic {topic!r} does not exist on {bootstrap} (`agentwatch run` creates it)")
-            if not waited:
-                warn(f"waiting for topic {topic!r} to exist on {bootstrap}…")
-                waited = True
-            if stop():
-                return 0
-            time.sleep(1.0)
-        start = -2 if from_beginning else -1  # OFFSET_BEGINNING / OFFSET_END
-        consumer.assign([TopicPartition(topic, p, start) for p in sorted(meta.partitions)])
-        pending = set(meta.partitions)
-        deadline = time.monotonic() + timeout_s
-        while not stop():
-            if not follow and (not pending or time.monotonic() >= deadline):
-                if pending:
-                    warn(f"stopped after {timeout_s:g}s before reaching the end of {topic!r}")
-                break
-            for m in consumer.consume(500, timeout=0.2):
-                err = m.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(m.partition())
-                    else:
-                        warn(f"{topic}: {err.str()}")
-                    continue
-                try:
-                    alert = json.loads(m.value())
-                    if not isinstance(alert, dict):
-                        raise ValueError("not a JSON object")
-                except (ValueError, TypeError) as exc:
-                    warn(f"skipped undecodable record {topic}[{m.partition()}]@{m.offset()}: {exc}")
-                    continue
-                emit(alert, m.value())
-                count += 1
-    finally:
-        consumer.close()
+
+    def one(m: Any) -> None:
+        nonlocal count
+        try:
+            alert = json.loads(m.value())
+            if not isinstance(alert, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, TypeError) as exc:
+            warn(f"skipped undecodable record {topic}[{m.partition()}]@{m.offset()}: {exc}")
+            return
+        emit(alert, m.value())
+        count += 1
+
+    read_topic(bootstrap, topic, one, group="agentwatch-alerts-cli", from_beginning=from_beginning, follow=follow,
+               timeout_s=timeout_s, security=security, warn=warn, stop=stop, logger=log)
     return count
 
 
@@ -165,6 +124,7 @@ def cli_main(args: argparse.Namespace) -> int:
         warn(str(exc))
         return 2
     from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
+    from .stream.kafka_clients import TopicUnavailable
 
     try:  # a refused TLS handshake or SASL login is a configuration error: one line, exit 2, no retrying
         wait_for_broker(bootstrap, max(args.timeout, 0.1), security)
@@ -189,7 +149,7 @@ def cli_main(args: argparse.Namespace) -> int:
     try:
         follow_alerts(bootstrap, args.topic or settings.alerts_topic, emit, from_beginning=args.from_beginning,
                       follow=args.follow, timeout_s=args.timeout, security=security, warn=warn)
-    except AlertsError as exc:
+    except TopicUnavailable as exc:
         warn(str(exc))
         return 1
     except KeyboardInterrupt:

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from .export import FORMATS
+
 
 def _replay(args: argparse.Namespace) -> int:
     import orjson
@@ -25,24 +27,46 @@ def _replay(args: argparse.Namespace) -> int:
     except (SettingsError, PolicyError) as exc:
         print(f"agentwatch replay: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(policy, EngineConfig(task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
-                                         close_grace_s=settings.close_grace_s,
-                                         max_alerts_per_minute=settings.max_alerts_per_minute))
+    engine = Engine(policy, EngineConfig.from_settings(settings))
     missing = [p for p in args.files if not p.is_file()]
     if missing:
         print(f"agentwatch replay: no such file: {missing[0]}", file=sys.stderr)
         return 2
+    expected = None
+    if args.expect is not None:
+        try:
+            expected = orjson.loads(args.expect.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            print(f"agentwatch replay: --expect {args.expect}: {exc}", file=sys.stderr)
+            return 2
     engine.pricer.load()
     tune_process()
     out = sys.stdout.buffer
+    produced: set[str] = set()
     for batch in replay(args.files, engine, max_record_bytes=settings.max_record_bytes,
                         encoding=settings.spans_encoding, flush=not args.no_flush):
         for alert in batch.alerts:
+            produced.add(alert["alert_id"])
             out.write(orjson.dumps({"type": "alert", **alert}) + b"\n")
         for summary in batch.summaries:
             out.write(orjson.dumps({"type": "task", **summary}) + b"\n")
     out.flush()
-    return 0
+    return 0 if expected is None else _check_expected(expected, produced, args.expect)
+
+
+def _check_expected(expected: dict, produced: set[str], path: Path) -> int:
+    """`replay --expect`: exit 1 when an alert raised live (export's expected file) is not raised again."""
+    from .export import missing_alerts
+
+    missing, skipped = missing_alerts(expected, produced)
+    for m in missing:
+        print(f"agentwatch replay: missing {m['kind']} alert {m['alert_id'][:12]} of task {m['task_id']} "
+              f"(agent {m['agent']})", file=sys.stderr)
+    total = sum(len(t["alert_ids"]) for t in expected.get("tasks", []) if not t.get("truncated"))
+    note = f", {skipped} truncated task(s) not checked" if skipped else ""
+    print(f"agentwatch replay: {total - len(missing)} of {total} expected alerts raised again ({path}){note}",
+          file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,6 +99,12 @@ def _alerts(args: argparse.Namespace) -> int:
     return cli_main(args)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import cli_main
+
+    return cli_main(args)
+
+
 def _notify(args: argparse.Namespace) -> int:
     from .notify import cli_main
 
@@ -101,7 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--task-key", choices=("trace", "conversation"), help="default: $AGENTWATCH_TASK_KEY or trace")
     rp.add_argument("--no-flush", action="store_true",
                     help="stop at the last span's time instead of judging open tasks as finished")
+    rp.add_argument("--expect", type=Path, metavar="EXPECTED_JSON",
+                    help="exit 1 unless every alert listed there (`agentwatch export` writes it) is raised again")
     rp.set_defaults(func=_replay)
+    ex = sub.add_parser("export", help="write the flagged tasks (tail-keep) as a regression set replay reads")
+    ex.add_argument("--out", type=Path, required=True, help="the file to write (and <out>.expected.json)")
+    ex.add_argument("--format", choices=FORMATS, default="otlp",
+                    help="otlp: replay's length-prefixed TracesData (default); otlp-json: one OTLP/JSON request "
+                         "per line, for any OTLP endpoint")
+    ex.add_argument("--since", help="tasks that ended after this: 7d, 24h, 30m, 90s ago, or an RFC 3339 time")
+    ex.add_argument("--until", help="tasks that ended before this (same forms as --since)")
+    ex.add_argument("--kind", action="append", help="only tasks that raised this alert kind (repeatable)")
+    ex.add_argument("--agent", action="append", help="only agents matching this glob (repeatable)")
+    ex.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
+    ex.add_argument("--topic", help="default: $AGENTWATCH_FLAGGED_TOPIC or agentwatch.flagged")
+    ex.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker and to read to the end (default 10)")
+    ex.set_defaults(func=_export)
     doc = sub.add_parser("doctor", help="check every dependency: one PASS/WARN/FAIL line each; exit 1 on FAIL")
     doc.add_argument("--brokers", help="default: $AGENTWATCH_BROKERS or kafka://127.0.0.1:9092")
     doc.add_argument("--policy", help="default: $AGENTWATCH_POLICY or built-in defaults")

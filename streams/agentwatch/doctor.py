@@ -146,7 +146,7 @@ def topic_names(s: Settings) -> list[str]:
 
     inputs = [s.spans_topic] + ([s.logs_topic] if s.logs_topic else [])
     return [*inputs, INTERNAL_TOPIC, AGENTS_TOPIC, s.alerts_topic, s.tasks_topic, s.dlq_topic,
-            f"{GROUP}-{TABLE}-changelog"]
+            *([s.flagged_topic] if s.tail_keep else []), f"{GROUP}-{TABLE}-changelog"]
 
 
 def check_topics(counts: Mapping[str, int | None], s: Settings) -> list[Check]:

@@ -14,6 +14,7 @@ Bounds (each enforced here, each tested):
 - alerts per (agent, kind) per minute of event time: `max_alerts_per_minute`; the excess is counted
   (`Observer.alert_suppressed`) and still listed in the task summary's `alerts`.
 - trace -> conversation links (conversation task key): `max_closed` entries.
+- tail-keep buffers (`keep`, off unless configured): per task and per worker, see keep.py.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from typing import Any, Protocol
 from .detectors.budget import check_task_budgets
 from .detectors.loop import check_loop
 from .detectors.stall import check_stall, resolve_stall
+from .keep import Flagged, KeptSpans, low_scores
 from .model import Evaluation, Finding, Span
 from .policy import Policy
 from .pricing import Pricer
-from .sinks.alerts import summary_json, task_alert_json
+from .sinks.alerts import alert_id, summary_json, task_alert_json
 from .tasks import RANK_STAMPED, TaskState, absorb, fresh
 
 _MINUTE_NS = 60 * 10**9
@@ -46,6 +48,7 @@ class Observer(Protocol):
     def alert_suppressed(self, agent: str, kind: str) -> None: ...
     def late_spans(self, n: int) -> None: ...
     def duplicate_spans(self, n: int) -> None: ...
+    def tail_keep(self, status: str, reason: str, nbytes: int) -> None: ...
 
 
 class NullObserver:
@@ -57,6 +60,7 @@ class NullObserver:
     def alert_suppressed(self, agent: str, kind: str) -> None: pass
     def late_spans(self, n: int) -> None: pass
     def duplicate_spans(self, n: int) -> None: pass
+    def tail_keep(self, status: str, reason: str, nbytes: int) -> None: pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,18 @@ class EngineConfig:
     max_closed: int = 50_000           # closed-task markers (~500 bytes each in memory: ~25 MB at the bound)
     close_grace_s: float = 2.0          # after the root span ends, wait this long for late children
     max_alerts_per_minute: int = 60     # per (agent, kind), event time
+    keep: bool = False                  # tail-keep (keep.py): buffer open tasks' spans, flag those that alert
+    keep_max_spans: int = 1000          # per task
+    keep_max_task_bytes: int = 262_144  # per task, of compact rows
+    keep_max_worker_bytes: int = 67_108_864  # over every open task
+
+    @classmethod
+    def from_settings(cls, s: Any, keep: bool = False) -> EngineConfig:
+        """The engine a worker (`keep`: as its settings say) or a replay (no tail-keep) runs from `Settings`."""
+        return cls(task_key=s.task_key, max_active_tasks=s.max_active_tasks, close_grace_s=s.close_grace_s,
+                   max_alerts_per_minute=s.max_alerts_per_minute, keep=keep and s.tail_keep,
+                   keep_max_spans=s.keep_max_spans, keep_max_task_bytes=s.keep_max_task_bytes,
+                   keep_max_worker_bytes=s.keep_max_worker_bytes)
 
 
 @dataclass(slots=True)
@@ -90,11 +106,13 @@ class Output:
     summaries: list[dict[str, Any]] = field(default_factory=list)
     # Evaluation scores whose task had closed (or was never seen here): for the agent's baseline.
     late_scores: list[dict[str, Any]] = field(default_factory=list)
+    flagged: list[Flagged] = field(default_factory=list)  # closed tasks to publish whole (tail-keep)
 
     def extend(self, other: Output) -> None:
         self.alerts.extend(other.alerts)
         self.summaries.extend(other.summaries)
         self.late_scores.extend(other.late_scores)
+        self.flagged.extend(other.flagged)
 
 
 class Engine:
@@ -109,6 +127,7 @@ class Engine:
         self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
         self.clock_ns = 0                          # newest span end time seen
+        self.kept_bytes = 0                        # tail-keep: rows buffered over every open task
         # Changes since `take_changes` (the worker persists them): tasks updated, tasks closed, markers forgotten.
         self.dirty: set[str] = set()
         self.just_closed: list[str] = []
@@ -165,6 +184,8 @@ class Engine:
                 if len(self.tasks) >= self.config.max_active_tasks:
                     self._close(next(iter(self.tasks.values())), "evicted", out)
                 task = TaskState(key, group[0].trace_id, group[0].resource)
+                if self.config.keep:
+                    task.kept = KeptSpans()
             else:
                 new = fresh(task.absorbed, group)
                 if len(new) < len(group):
@@ -180,6 +201,9 @@ class Engine:
             task.loop_threshold = rule.tool_repeat or 0
             had_root, last_end = task.root_end_ns, task.end_ns
             task.apply(group, self.pricer)
+            if task.kept is not None:
+                c = self.config
+                self.kept_bytes += task.kept.add(group, c.keep_max_spans, c.keep_max_task_bytes)
             if now_ns is not None and task.root_end_ns and not had_root:
                 task._close_at_ns = max(task.root_end_ns, now_ns) + grace_ns
             ts = max(s.end_ns for s in group)
@@ -196,6 +220,8 @@ class Engine:
                 self._emit(task, f, out)
             if task.agent_rank >= RANK_STAMPED:
                 self._settle(task)
+        if self.kept_bytes > self.config.keep_max_worker_bytes:
+            self._shed_kept()
         if late:
             self.observer.late_spans(late)
         if duplicates:
@@ -225,6 +251,17 @@ class Engine:
             out.late_scores.append({"agent": agent, "evaluation": ev.name, "score": ev.score,
                                     "ts_ns": ev.ts_ns, "trace_id": ev.trace_id})
         return out
+
+    def _shed_kept(self) -> None:
+        """Over the per-worker bound: drop the buffers of the least recently updated tasks first."""
+        for task in self.tasks.values():
+            if self.kept_bytes <= self.config.keep_max_worker_bytes:
+                return
+            if task.kept is not None:
+                self.kept_bytes -= task.kept.nbytes
+                self.observer.tail_keep("dropped", "worker_bytes", task.kept.nbytes)
+                task.kept = None
+                self.dirty.add(task.task_id)
 
     def _link_conversations(self, spans: list[Span]) -> None:
         # Spans without a conversation ID join their trace's conversation when any span of the trace
@@ -280,6 +317,7 @@ class Engine:
     def _emit(self, task: TaskState, f: Finding, out: Output) -> None:
         if f.resolves is None:  # the summary lists what the task raised, not its all-clears
             task.alerts.append(f.kind)
+            task.alert_ids.append(alert_id(f.kind, task.task_id, f.rule, f.ordinal))
         minute = f.ts_ns // _MINUTE_NS
         key = (task.agent, f.kind)
         budget = self._alert_budget.get(key)
@@ -332,10 +370,31 @@ class Engine:
         summary = summary_json(task, outcome)
         out.summaries.append(summary)
         self.observer.task_closed(summary)
+        if self.config.keep:
+            self._flag(task, out)
         del self.tasks[task.task_id]
         self.dirty.discard(task.task_id)
         self.just_closed.append(task.task_id)
         self._remember(task.task_id, Closed(task.agent, task.absorbed))
+
+    def _flag(self, task: TaskState, out: Output) -> None:
+        """A closing task that alerted or scored under its rule's `keep_below` is published with its spans."""
+        kept, task.kept = task.kept, None
+        if kept is not None:
+            self.kept_bytes -= kept.nbytes
+        reasons = ["alert"] if task.alerts else []
+        if low_scores(task.scores, self.policy.rule_for(task.agent).keep_below):
+            reasons.append("low_score")
+        if not reasons:
+            return
+        if kept is None:  # its buffer was dropped over the per-worker bound
+            self.observer.tail_keep("lost", reasons[0], 0)
+            return
+        self.observer.tail_keep("kept", reasons[0], kept.nbytes)
+        if kept.cut:
+            self.observer.tail_keep("truncated", reasons[0], 0)
+        out.flagged.append(Flagged(task.task_id, task.trace_id, task.agent, task.end_ns, reasons, list(task.alerts),
+                                   list(task.alert_ids), kept.rows, kept.cut))
 
     def _remember(self, task_id: str, marker: Closed) -> None:
         """Keep a closed task's marker; over `max_closed` the oldest is forgotten (and tombstoned by the worker)."""
@@ -362,14 +421,21 @@ class Engine:
             return
         if doc.get("closed"):
             self._remember(task_id, Closed.from_dict(doc))
-        else:
-            self.tasks[task_id] = TaskState.from_dict(doc)
+            return
+        task = self.tasks[task_id] = TaskState.from_dict(doc)
+        if task.kept is not None:
+            if self.config.keep:
+                self.kept_bytes += task.kept.nbytes
+            else:
+                task.kept = None
 
     def drop(self, keep: Callable[[str], bool]) -> int:
         """Forget (without closing) the tasks and markers another worker now owns; returns how many tasks."""
         gone = [k for k in self.tasks if not keep(k)]
         for k in gone:
-            del self.tasks[k]
+            kept = self.tasks.pop(k).kept
+            if kept is not None:
+                self.kept_bytes -= kept.nbytes
             self.dirty.discard(k)
         for k in [k for k in self.closed if not keep(k)]:
             del self.closed[k]

@@ -126,6 +126,20 @@ class Span:
         return f"Span({fields})"
 
 
+SPAN_FIELDS = tuple(f for f in Span.__slots__ if f != "resource")  # the compact forms' order (wire, tail-keep)
+
+
+def span_from_row(resource: Resource, row: list[Any], first: int) -> Span:
+    """The span whose SPAN_FIELDS values are `row[first:]` (the inverse of the compact forms)."""
+    s = Span.__new__(Span)
+    s.resource = resource
+    for f, v in zip(SPAN_FIELDS, row[first:], strict=True):
+        setattr(s, f, v)
+    if s.evals is not None:
+        s.evals = [tuple(e) for e in s.evals]
+    return s
+
+
 @dataclass(slots=True)
 class Evaluation:
     """One `gen_ai.evaluation.result` from the logs signal, tied to its task by trace ID."""

@@ -8,7 +8,8 @@ expected, so a bad policy fails `agentwatch doctor` and worker start-up, never a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -33,6 +34,8 @@ class Rule:
     cost_multiple: float | None = 5.0       # one task's cost vs the agent's rolling mean
     idle_timeout_s: float = 900.0           # extension: close an open task after this long without spans
     silence_multiple: float | None = 3.0    # extension: agent silent after this x its median gap between tasks
+    # extension (tail-keep): keep a task's spans when its mean score of an evaluation is below the threshold
+    keep_below: tuple[tuple[str, float], ...] = ()
 
     def name(self, key: str) -> str:
         """The `rule` field of an alert: which rule and which key fired."""
@@ -43,7 +46,7 @@ DEFAULT_RULE = Rule()
 _INT_KEYS = {"task_tokens", "tool_repeat"}
 _NUM_KEYS = {"task_cost_usd", "daily_cost_usd", "stall_s", "drift_sigma", "cost_multiple", "idle_timeout_s",
              "silence_multiple"}
-_NULLABLE = {f.name for f in fields(Rule)} - {"match", "idle_timeout_s"}
+_NULLABLE = {f.name for f in fields(Rule)} - {"match", "idle_timeout_s", "keep_below"}
 _PRICE_KEYS = {"input", "output", "cache_read"}
 _MATCH_CACHE_MAX = 4096
 
@@ -92,6 +95,21 @@ def load_policy(path: str | Path | None) -> Policy:
     return parse_policy(text, str(p))
 
 
+def _keep_below(val: Any, where: tuple[Any, ...], fail: Callable[[tuple[Any, ...], str], PolicyError]
+                ) -> tuple[tuple[str, float], ...]:
+    """`keep_below: {evaluation name: score}`: a mapping of names to finite numbers."""
+    if val is None:
+        return ()
+    if not isinstance(val, dict):
+        raise fail(where, f"expected a mapping of evaluation name -> score, got {val!r}")
+    out = []
+    for name, score in val.items():
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise fail((*where, name), f"expected a finite number, got {score!r}")
+        out.append((str(name), float(score)))
+    return tuple(out)
+
+
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -130,8 +148,11 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             if key == "match":
                 continue
             where = ("agents", i, key)
+            if key == "keep_below":
+                values[key] = _keep_below(val, where, fail)
+                continue
             if key not in _INT_KEYS and key not in _NUM_KEYS:
-                known = ", ".join(sorted(_INT_KEYS | _NUM_KEYS))
+                known = ", ".join(sorted(_INT_KEYS | _NUM_KEYS | {"keep_below"}))
                 raise fail((*where, "<key>"), f"unknown key (known: match, {known})")
             if val is None:
                 if key not in _NULLABLE:

@@ -32,6 +32,7 @@ class Settings:
     alerts_topic: str = "agentwatch.alerts"
     tasks_topic: str = "agentwatch.tasks"
     dlq_topic: str = "agentwatch.dlq"
+    flagged_topic: str = "agentwatch.flagged"  # extension: the spans of tasks that alerted (tail-keep)
     task_key: str = "trace"                   # trace | conversation
     input_keyed_by_trace: bool = False
     policy: str = ""                          # path to the policy YAML; empty = built-in defaults
@@ -49,6 +50,10 @@ class Settings:
     commit_interval_s: float = 0.0            # offset commits (and task-state writes); 0 = Faust's 2.8 s
     fetch_max_wait_ms: int = 100              # how long the broker may hold a fetch (Faust's fixed 1500 starves input)
     max_input_skew_s: float = 30.0            # event time an input partition may run ahead of the slowest; 0 = off
+    tail_keep: bool = True                    # extension: keep open tasks' spans; publish those that alert
+    keep_max_spans: int = 1000                # per task (first and last spans kept beyond it)
+    keep_max_task_bytes: int = 262_144        # per task, compact rows (the OTLP record is at most ~2x)
+    keep_max_worker_bytes: int = 67_108_864   # per worker, over every open task
     data_dir: str = "/tmp/agentwatch"         # Faust's local data directory
     security_protocol: str = ""
     sasl_mechanism: str = ""
@@ -67,9 +72,13 @@ class Settings:
         if self.task_key not in ("trace", "conversation"):
             raise SettingsError(f"{PREFIX}TASK_KEY must be trace or conversation, got {self.task_key!r}")
         for name in ("metrics_port", "max_active_tasks", "max_record_bytes", "max_label_values", "partitions",
-                     "max_alerts_per_minute", "fetch_max_wait_ms"):
+                     "max_alerts_per_minute", "fetch_max_wait_ms", "keep_max_spans", "keep_max_task_bytes",
+                     "keep_max_worker_bytes"):
             if getattr(self, name) < (0 if name == "metrics_port" else 1):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be positive, got {getattr(self, name)}")
+        if self.keep_max_spans < 2:
+            raise SettingsError(f"{PREFIX}KEEP_MAX_SPANS must be at least 2 (a first and a last span), "
+                                f"got {self.keep_max_spans}")
         if not self.max_input_skew_s >= 0:  # NaN too
             raise SettingsError(f"{PREFIX}MAX_INPUT_SKEW_S must be 0 (off) or more, got {self.max_input_skew_s}")
         if not self.brokers:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import insort
 from typing import Any
 
+from .keep import KeptSpans
 from .model import AGENT, LLM, TOOL, Resource, Span
 from .pricing import Pricer
 
@@ -50,7 +51,7 @@ RANK_NONE, RANK_SERVICE, RANK_STAMPED, RANK_AGENT_SPAN = 0, 1, 2, 3
 
 
 # Fields added since 0.1.0, with their value for a task persisted before (its errors were counted per span).
-_ADDED: dict[str, Any] = {"error_spans": dict, "agent_error": bool}
+_ADDED: dict[str, Any] = {"error_spans": dict, "agent_error": bool, "alert_ids": list}
 
 
 def bump(counts: dict[str, int], key: str, cap: int, n: int = 1) -> None:
@@ -71,6 +72,7 @@ class TaskState:
         "agent_error",
         "agent_rank",
         "agent_start_ns",
+        "alert_ids",
         "alerts",
         "conversation_id",
         "cost_nano",
@@ -79,6 +81,7 @@ class TaskState:
         "error_spans",
         "errors",
         "fired",
+        "kept",
         "llm_calls",
         "loop_base",
         "loop_hit",
@@ -150,6 +153,8 @@ class TaskState:
         self.loop_hit: list | None = None
         self.fired: dict[str, int] = {}             # policy rule name -> times fired
         self.alerts: list[str] = []                 # alert kinds fired, in order (bounded by kinds)
+        self.alert_ids: list[str] = []              # and their alert IDs (the flagged record's headers)
+        self.kept: KeptSpans | None = None          # tail-keep buffer (keep.py); None: not keeping
         # Metric deltas not yet published: held until the agent is known for certain (or the task closes).
         self.pending_llm: dict[tuple[str, str, str], list[float]] = {}
         self.pending_tools: dict[tuple[str, str], int] = {}
@@ -371,13 +376,14 @@ class TaskState:
         d["absorbed"] = list(self.absorbed.items())
         d["pending_llm"] = [[*k, *v] for k, v in self.pending_llm.items()]
         d["pending_tools"] = [[*k, v] for k, v in self.pending_tools.items()]
+        d["kept"] = None if self.kept is None else self.kept.to_doc()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskState:
         t = cls.__new__(cls)
         for k in cls.__slots__:
-            if k[0] != "_" and k not in _ADDED:
+            if k[0] != "_" and k not in _ADDED and k != "kept":
                 setattr(t, k, d[k])
         for k, default in _ADDED.items():  # absent from state persisted by 0.1.0
             setattr(t, k, d.get(k, default()))
@@ -387,6 +393,8 @@ class TaskState:
         t.absorbed = {src: off for src, off in d["absorbed"]}
         t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
         t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}
+        kept = d.get("kept")  # absent from state persisted before tail-keep
+        t.kept = None if kept is None else KeptSpans.from_doc(kept)
         return t
 
 

@@ -78,6 +78,8 @@ def test_defaults():
     assert env["AGENTWATCH_TASK_KEY"]["value"] == "trace"
     assert env["AGENTWATCH_INPUT_KEYED_BY_TRACE"]["value"] == "false"
     assert env["AGENTWATCH_METRICS_PORT"]["value"] == "9464"
+    assert env["AGENTWATCH_TAIL_KEEP"]["value"] == "true"
+    assert env["AGENTWATCH_KEEP_MAX_WORKER_BYTES"]["value"] == "67108864"  # no float formatting
     assert "AGENTWATCH_LOGS_TOPIC" not in env  # "" = off
     assert not any(k.startswith("AGENTWATCH_SASL") for k in env)
     policy_cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policy"))
@@ -91,7 +93,7 @@ def test_every_contract_env_var_settable():
     values = {"config": {"spansTopic": "s", "spansEncoding": "otlp_json", "logsTopic": "l", "alertsTopic": "a",
                          "tasksTopic": "t", "dlqTopic": "d", "taskKey": "conversation", "maxActiveTasks": 7,
                          "maxRecordBytes": 2097152, "maxLabelValues": 50, "logLevel": "WARNING",
-                         "metricsPort": 9500}}
+                         "metricsPort": 9500, "flaggedTopic": "f", "tailKeep": False, "keepMaxWorkerBytes": 1024}}
     env = {k: v.get("value") for k, v in _env(by_kind(manifests(values), "Deployment")[0]).items()}
     assert {k: env[k] for k in env if k != "AGENTWATCH_POLICY"} == {
         "AGENTWATCH_BROKERS": "kafka://kafka:9092", "AGENTWATCH_DATA_DIR": "/data",
@@ -100,6 +102,7 @@ def test_every_contract_env_var_settable():
         "AGENTWATCH_DLQ_TOPIC": "d", "AGENTWATCH_TASK_KEY": "conversation", "AGENTWATCH_MAX_ACTIVE_TASKS": "7",
         "AGENTWATCH_MAX_RECORD_BYTES": "2097152", "AGENTWATCH_MAX_LABEL_VALUES": "50",
         "AGENTWATCH_LOG_LEVEL": "WARNING", "AGENTWATCH_INPUT_KEYED_BY_TRACE": "false",
+        "AGENTWATCH_FLAGGED_TOPIC": "f", "AGENTWATCH_TAIL_KEEP": "false", "AGENTWATCH_KEEP_MAX_WORKER_BYTES": "1024",
     }
 
 

@@ -10,7 +10,8 @@ tables from their changelogs and starting at the committed offsets.
 
 Property, for every seed: the task summaries (totals, tools, errors, outcome, alert kinds), the set of
 alert IDs and each agent's baseline task count equal those of `agentwatch replay` over the same records;
-a summary sent more than once is identical each time.
+a summary sent more than once is identical each time; the tasks flagged by tail-keep are those that
+alerted, each flagged record (every copy) holding each of its task's spans exactly once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from agentwatch.demo.synth import Step, Task
 from agentwatch.engine import Engine, EngineConfig
+from agentwatch.otlp.decode import decode_record
 from agentwatch.policy import parse_policy
 from agentwatch.replay import replay, write_length_prefixed
 from agentwatch.settings import Settings
@@ -73,6 +75,14 @@ def _dataset(seed: int, n_tasks: int = 14, per_record: int = 5) -> list[bytes]:
 DATASETS = [_dataset(k) for k in range(3)]
 
 
+def _spans_by_task(recs: list[bytes]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for rec in recs:
+        for s in decode_record(rec, max_bytes=1 << 24).spans:
+            out[s.trace_id].append(s.span_id)
+    return out
+
+
 def _reference(recs: list[bytes], tmp: Path) -> tuple[dict[str, dict], set[str]]:
     path = tmp / "input.otlp"
     with path.open("wb") as f:
@@ -109,6 +119,9 @@ class Log:
 
     def values(self, topic: str) -> list[bytes]:
         return [v for (t, _), rows in self.parts.items() if t == topic for _, v in rows if v is not None]
+
+    def keyed(self, topic: str) -> list[tuple[bytes, bytes]]:
+        return [(k, v) for (t, _), rows in self.parts.items() if t == topic for k, v in rows if k and v]
 
 
 class SimProducer:
@@ -362,6 +375,12 @@ def _check(sim: Simulation, ref_summaries: dict[str, dict], ref_alerts: set[str]
         assert s == expected[k], k  # every field, cost included (summed in integer nano-USD: any order)
     alerts = {orjson.loads(a)["alert_id"] for a in sim.log.values(SETTINGS.alerts_topic)}
     assert alerts == ref_alerts
+    flagged = sim.log.keyed(SETTINGS.flagged_topic)
+    assert {k.decode() for k, _ in flagged} == {k for k, v in ref_summaries.items() if v["alerts"]}
+    spans = _spans_by_task(sim.recs)
+    for key, value in flagged:
+        kept = [s.span_id for s in decode_record(value, max_bytes=1 << 24).spans]
+        assert sorted(kept) == sorted(spans[key.decode()]), f"flagged task {key.decode()}: spans lost or doubled"
     counts: dict[str, int] = defaultdict(int)
     for w in sim.workers:
         for agent in list(w.core.agent_stage.drift.baselines):

@@ -380,6 +380,8 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         currency = val.string_value
                     elif slot == v.OI_METADATA:
                         metadata = val.string_value
+                    elif slot == v.ARGS_HASH:
+                        span.args_hash = as_text(val)
                 if currency is not None and currency.upper() != "USD":
                     span.cost_usd = None
                 if genkit is not None:

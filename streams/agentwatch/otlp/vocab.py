@@ -62,7 +62,8 @@ from ..model import AGENT, LLM, OTHER, TOOL
     COST_CURRENCY,    # gen_ai.usage.cost.currency: a reported cost in another currency than USD is not used
     OI_METADATA,      # OpenInference `metadata` JSON: marks a LangGraph run's root (rule `langgraph_root`)
     CACHE_WRITE_TOKENS,  # part of input, priced at the cache-write rate (not in the summary's tokens)
-) = range(32)
+    ARGS_HASH,        # agentwatch.tool.args_sha256: the arguments' hash itself (spans agentwatch re-encoded)
+) = range(33)
 
 KEYS: dict[str, int] = {
     # span type
@@ -161,7 +162,10 @@ KEYS: dict[str, int] = {
     "genkit:input": TOOL_INPUT,
     # errors
     "error.type": ERROR_TYPE,
+    # extension: the spans agentwatch writes back (otlp/encode.py) carry the arguments' hash, not the arguments
+    "agentwatch.tool.args_sha256": ARGS_HASH,
 }
+ARGS_HASH_KEY = "agentwatch.tool.args_sha256"
 
 # Slots whose value is a count or an amount; the rest are strings (or structured, for arguments).
 NUMERIC = frozenset({INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS, CACHE_READ_TOKENS, REASONING_TOKENS, REPORTED_COST,

@@ -99,6 +99,15 @@ class Metrics:
         self.rekeyed_spans = Counter("agentwatch_rekeyed_spans_total",
                                      "Spans sent through the re-key topic (their task's home is another worker's)",
                                      registry=r)
+        # Tail-keep (keep.py). status: kept (published to agentwatch.flagged; reason alert | low_score), truncated
+        # (published without its middle spans), lost (it alerted, but its buffer had been dropped), dropped (a
+        # buffer let go; reason worker_bytes: the per-worker bound, record_size: its OTLP over the record limit).
+        self.keep_tasks = Counter("agentwatch_tail_keep_tasks_total", "Tasks whose spans tail-keep kept or dropped",
+                                  ["status", "reason"], registry=r)
+        self.keep_bytes = Counter("agentwatch_tail_keep_bytes_total", "Compact span bytes tail-keep kept or dropped",
+                                  ["status", "reason"], registry=r)
+        self.keep_buffer = Gauge("agentwatch_tail_keep_buffer_bytes",
+                                 "Compact span bytes buffered for the open tasks of this worker", registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
@@ -154,6 +163,11 @@ class Metrics:
 
     def duplicate_spans(self, n: int) -> None:
         self.duplicates.inc(n)
+
+    def tail_keep(self, status: str, reason: str, nbytes: int) -> None:
+        self._child(self.keep_tasks, status, reason).inc()
+        if nbytes:
+            self._child(self.keep_bytes, status, reason).inc(nbytes)
 
     # -- shell-side ---------------------------------------------------------------------------------
     def record(self, status: str) -> None:

@@ -30,8 +30,10 @@ import orjson
 
 from ..agents import AgentStage
 from ..engine import Engine, EngineConfig, Output
+from ..keep import Flagged, decode_rows, flagged_headers
 from ..model import logs_source
 from ..otlp.decode import RecordError, decode_record
+from ..otlp.encode import to_traces
 from ..otlp.logs import decode_evaluations
 from ..policy import Policy
 from ..settings import Settings
@@ -93,10 +95,7 @@ class WorkerCore:
         self.metrics = metrics
         self.sink = sink
         self.partitions = settings.partitions
-        self.engine = Engine(policy, EngineConfig(
-            task_key=settings.task_key, max_active_tasks=settings.max_active_tasks,
-            close_grace_s=settings.close_grace_s, max_alerts_per_minute=settings.max_alerts_per_minute,
-        ), observer=metrics)
+        self.engine = Engine(policy, EngineConfig.from_settings(settings, keep=True), observer=metrics)
         self.agent_stage = AgentStage(policy)
         # In place: input partition p is also the home of its traces' tasks, and each owned partition's
         # clock hears from one stream (itself); otherwise from every input partition.
@@ -286,6 +285,7 @@ class WorkerCore:
         self.send_input_clock()
         self.metrics.lag.set(max(0.0, (wall_ns - now) / 1e9) if now else 0.0)
         self.metrics.active_tasks.set(len(self.engine.tasks))
+        self.metrics.keep_buffer.set(self.engine.kept_bytes)
 
     def send_input_clock(self) -> None:
         """Every per-agent partition hears how far the input is complete: the clock of agent silence
@@ -315,6 +315,19 @@ class WorkerCore:
             by_partition.setdefault(self.agent_partition(str(late["agent"])), ([], []))[1].append(orjson.dumps(late))
         for p, (summaries, late_scores) in by_partition.items():
             send(AGENTS_TOPIC, b"[[%b],[%b]]" % (b",".join(summaries), b",".join(late_scores)), partition=p)
+        for flagged in out.flagged:
+            self.publish_flagged(flagged)
+
+    def publish_flagged(self, f: Flagged) -> None:
+        """A flagged task's kept spans as one OTLP `TracesData` record (what the Collector writes, so `replay`
+        and any OTLP consumer read it), keyed by task ID; why, and which alerts, in its headers (export.py)."""
+        value = to_traces(decode_rows(f.rows)).SerializeToString()
+        if len(value) > self.settings.max_record_bytes:  # the per-task bound should prevent it; never a stuck send
+            self.metrics.tail_keep("dropped", "record_size", sum(map(len, f.rows)))
+            log.warning("flagged task too large to publish", extra={"fields": {
+                "task_id": f.task_id, "bytes": len(value), "max_record_bytes": self.settings.max_record_bytes}})
+            return
+        self.sink.send(self.settings.flagged_topic, value, key=f.task_id.encode(), headers=flagged_headers(f))
 
     # -- agents: summaries and late scores -> per-agent baselines -> drift alerts -------------------
     def agents(self, records: Sequence[Record]) -> None:

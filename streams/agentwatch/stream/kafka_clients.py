@@ -2,10 +2,10 @@
 
 `AGENTWATCH_BROKERS` and the security variables are validated and normalised once, into librdkafka keys
 (`kafka_security_config`); the librdkafka producer (stream/producer.py), the AdminClient
-(stream/kafka_admin.py) and the consumers of `doctor`, `alerts` and the demo (`consumer`) take those keys
-as they are, and Faust/aiokafka gets credentials derived from the same keys (`stream/app.faust_credentials`),
-so the two libraries can never disagree on a spelling (`sasl-ssl`, `scram_sha_256`...). An invalid
-combination raises ValueError naming the variable.
+(stream/kafka_admin.py) and the consumers of `doctor`, `alerts`, `export` and the demo (`consumer`,
+`read_topic`) take those keys as they are, and Faust/aiokafka gets credentials derived from the same
+keys (`stream/app.faust_credentials`), so the two libraries can never disagree on a spelling
+(`sasl-ssl`, `scram_sha_256`...). An invalid combination raises ValueError naming the variable.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..settings import BOOL_WORDS
@@ -183,3 +184,62 @@ def consumer(bootstrap: str, security: Mapping[str, str] | None, **conf: Any) ->
     from confluent_kafka import Consumer
 
     return Consumer({"bootstrap.servers": bootstrap, "logger": log, **(security or {}), **conf})
+
+
+class TopicUnavailable(RuntimeError):
+    """The broker or the topic is not there; the message says which."""
+
+
+def read_topic(bootstrap: str, topic: str, emit: Callable[[Any], None], *, group: str,
+               from_beginning: bool = False, follow: bool = True, timeout_s: float = 10.0,
+               security: Mapping[str, str] | None = None, warn: Callable[[str], None] = print,
+               stop: Callable[[], bool] = lambda: False, logger: logging.Logger | None = None) -> None:
+    """Call `emit(message)` for each record of every partition of `topic` (the CLI readers: alerts, export).
+
+    Manual assignment, never a group join (`group` only names the client) and no commits: a reader wants
+    records at once and several may read side by side. follow=False: return once every partition's end
+    (as of the start) is reached, or after `timeout_s` (with a warning). follow=True: wait for the topic to
+    exist and run until `stop()`. Raises `TopicUnavailable` if the broker does not answer within `timeout_s`
+    (or, with follow=False, the topic does not exist)."""
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    c = consumer(bootstrap, security, **{"group.id": group, "enable.auto.commit": False,
+                                         "enable.partition.eof": True, "allow.auto.create.topics": False},
+                 **({"logger": logger} if logger else {}))
+    try:
+        waited = False
+        while True:
+            try:  # whole-cluster metadata: asking for one topic by name would create it on tansu
+                meta = c.list_topics(timeout=max(timeout_s, 0.1)).topics.get(topic)
+            except KafkaException as exc:
+                raise TopicUnavailable(f"Kafka broker at {bootstrap} did not answer within {timeout_s:g}s "
+                                       f"({exc.args[0].str() if exc.args else exc})") from None
+            if meta is not None and meta.error is None and meta.partitions:
+                break
+            if not follow:
+                raise TopicUnavailable(f"topic {topic!r} does not exist on {bootstrap} (`agentwatch run` creates it)")
+            if not waited:
+                warn(f"waiting for topic {topic!r} to exist on {bootstrap}…")
+                waited = True
+            if stop():
+                return
+            time.sleep(1.0)
+        start = -2 if from_beginning else -1  # OFFSET_BEGINNING / OFFSET_END
+        c.assign([TopicPartition(topic, p, start) for p in sorted(meta.partitions)])
+        pending = set(meta.partitions)
+        deadline = time.monotonic() + timeout_s
+        while not stop():
+            if not follow and (not pending or time.monotonic() >= deadline):
+                if pending:
+                    warn(f"stopped after {timeout_s:g}s before reaching the end of {topic!r}")
+                break
+            for m in c.consume(500, timeout=0.2):
+                err = m.error()
+                if err is None:
+                    emit(m)
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(m.partition())
+                else:
+                    warn(f"{topic}: {err.str()}")
+    finally:
+        c.close()

@@ -2,6 +2,7 @@
 
     otlp_spans / otlp_logs --route--> agentwatch-spans-by-task --aggregate--> agentwatch.alerts, agentwatch.tasks
                                       (home partition of a task)            agentwatch-summaries-by-agent
+                                                                            agentwatch.flagged (tail-keep)
     agentwatch-summaries-by-agent --agents--> agentwatch.alerts
     state: task_state table (key task, partition = its home), agent_baselines table (key agent)
 
@@ -60,7 +61,8 @@ def collector_partition(key: str, partitions: int) -> int:
 def topics_to_create(s: Settings) -> dict[str, int]:
     """Topics agentwatch creates when missing (the Collector's topic too, so a fresh cluster works)."""
     topics = {s.spans_topic: s.partitions, INTERNAL_TOPIC: s.partitions, AGENTS_TOPIC: s.partitions,
-              s.alerts_topic: s.partitions, s.tasks_topic: s.partitions, s.dlq_topic: s.partitions}
+              s.alerts_topic: s.partitions, s.tasks_topic: s.partitions, s.dlq_topic: s.partitions,
+              s.flagged_topic: s.partitions}
     if s.logs_topic:
         topics[s.logs_topic] = s.partitions
     return topics

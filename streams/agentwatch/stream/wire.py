@@ -17,9 +17,9 @@ from typing import NamedTuple
 
 import orjson
 
-from ..model import Evaluation, Resource, Span
+from ..model import SPAN_FIELDS as _FIELDS
+from ..model import Evaluation, Resource, Span, span_from_row
 
-_FIELDS = tuple(f for f in Span.__slots__ if f != "resource")
 _VERSION = 4  # span batches; 1 was without src and offset
 _EVALUATIONS = 2
 _BARRIER = 3
@@ -69,14 +69,4 @@ def _spans(doc: list) -> list[Span]:
     if version != _VERSION:
         raise ValueError(f"internal batch version {version} (this worker reads {_VERSION})")
     res = [Resource(*r) for r in resources]
-    out = []
-    new = Span.__new__
-    for row in rows:
-        s = new(Span)
-        s.resource = res[row[0]]
-        for f, v in zip(_FIELDS, row[1:], strict=True):
-            setattr(s, f, v)
-        if s.evals is not None:
-            s.evals = [tuple(e) for e in s.evals]
-        out.append(s)
-    return out
+    return [span_from_row(res[row[0]], row, 1) for row in rows]
