@@ -52,6 +52,9 @@ How to read a row:
   max_tool_repeat, models, outcome or alerts (compared as a multiset: their order depends on batching); the
   first few are printed with the fields that differ. cost_usd is compared exactly (tasks sum it in integer
   nano-USD, so the order calls arrive in cannot change it).
+- flagged tasks wrong (tail-keep): task_ids on agentwatch.flagged that raised no alert in the reference, plus
+  reference tasks with an alert that were not flagged, plus flagged tasks one of whose copies does not hold
+  exactly the task's input spans (each once). Re-sent copies are counted below the table.
 - spans dropped late: `agentwatch_late_spans_total` summed over every worker process (scraped every
   SCRAPE_S and just before each kill; the last value per process counts: a killed worker's counter dies with it).
 - DLQ records: records on agentwatch.dlq.
@@ -130,7 +133,7 @@ POISON_VALUES = (math.nan, math.inf, -math.inf, math.nan, math.inf)
 MALFORMED = 300
 SUMMARY_FIELDS = ("tokens", "cost_usd", "llm_calls", "tool_calls", "tools", "errors", "max_tool_repeat", "models",
                   "outcome", "alerts")
-MUST_BE_ZERO = ("lost", "not_in_ref", "summaries_differing", "missing", "wrong")
+MUST_BE_ZERO = ("lost", "not_in_ref", "summaries_differing", "missing", "wrong", "flagged_wrong")
 
 T_START = time.monotonic()
 
@@ -285,6 +288,9 @@ class Row:
     wrong_fields: Counter = field(default_factory=Counter)
     resent_fields: Counter = field(default_factory=Counter)  # fields that differ between copies of an alert_id
     live_only_tasks: int = 0
+    flagged: int = 0         # tasks on agentwatch.flagged (tail-keep)
+    flagged_resent: int = 0  # extra copies of a flagged task (allowed, like summaries)
+    flagged_wrong: int = 0   # flagged without a reference alert, alerted but not flagged, or spans lost/doubled
     late: float = 0.0
     dlq: int = 0
     recovery: list[Recovery] = field(default_factory=list)
@@ -568,9 +574,14 @@ def quiesce(run: Run, outputs: list[str]) -> None:
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[bytes]:
     """Every value on `topic` (manual assignment from the start, no group): until each partition reported EOF
     and nothing arrived for 1 s (tansu's high watermark can sit below a batched last write)."""
+    return [v for _, v in read_keyed(bootstrap, topic, timeout_s)]
+
+
+def read_keyed(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[tuple[bytes, bytes]]:
+    """As `read_topic`, with each record's key."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "faults-reader", "enable.auto.commit": False,
                   "enable.partition.eof": True})
-    out: list[bytes] = []
+    out: list[tuple[bytes, bytes]] = []
     try:
         c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
         eof: set[int] = set()
@@ -582,7 +593,7 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[byte
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         eof.add(m.partition())
                 else:
-                    out.append(m.value())
+                    out.append((m.key(), m.value()))
                     last = time.monotonic()
     finally:
         c.close()
@@ -667,6 +678,25 @@ def compare(row: Row, ref_alerts: list[dict], ref_tasks: list[dict], live_alerts
                 row.wrong_examples.append(f"task {task_id[:12]}… ({len(same)} summaries): {'; '.join(diffs[0])}")
 
 
+def compare_flagged(row: Row, records: list[bytes], ref_tasks: list[dict], live: list[tuple[bytes, bytes]]) -> None:
+    """Tail-keep: the flagged tasks are the reference tasks that raised an alert, and every copy of each holds
+    each of its task's input spans exactly once."""
+    spans: dict[str, list[str]] = defaultdict(list)
+    for rec in records:
+        with contextlib.suppress(Exception):  # records the decoder rejects hold no spans of any task
+            for sp in decode_record(rec, max_bytes=1 << 26).spans:
+                spans[sp.trace_id].append(sp.span_id)
+    copies: dict[str, list[bytes]] = defaultdict(list)
+    for k, v in live:
+        copies[k.decode()].append(v)
+    wrong = set(copies) ^ {t["task_id"] for t in ref_tasks if t["alerts"]}
+    for task_id, values in copies.items():
+        for v in set(values):
+            if sorted(sp.span_id for sp in decode_record(v, max_bytes=1 << 26).spans) != sorted(spans[task_id]):
+                wrong.add(task_id)
+    row.flagged, row.flagged_resent, row.flagged_wrong = len(copies), len(live) - len(copies), len(wrong)
+
+
 def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
     name, script, _ = EXPERIMENTS[key]
     row = Row(name)
@@ -680,6 +710,7 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
     run: Run | None = None
     live_alerts: list[bytes] = []
     live_tasks: list[bytes] = []
+    live_flagged: list[tuple[bytes, bytes]] = []
     try:
         with EmbeddedBroker(log_dir=tmp / "broker") as broker:
             ensure_topics(broker.bootstrap, topics_to_create(settings))
@@ -703,6 +734,7 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
                                  f"ok {ok:.0f}, malformed {bad:.0f}, of {len(run.records)} produced")
                 live_alerts = read_topic(broker.bootstrap, settings.alerts_topic)
                 live_tasks = read_topic(broker.bootstrap, settings.tasks_topic)
+                live_flagged = read_keyed(broker.bootstrap, settings.flagged_topic)
                 row.dlq = len(read_topic(broker.bootstrap, settings.dlq_topic))
                 row.recovery = run.recovery()
                 run.stop_all()
@@ -714,6 +746,7 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
             ref_alerts, ref_tasks, ref_notes = reference(run.records, env, tmp)
             row.notes += [f"left out of the reference (the offline decoder raises): {n}" for n in ref_notes]
             compare(row, ref_alerts, ref_tasks, live_alerts, live_tasks)
+            compare_flagged(row, run.records, ref_tasks, live_flagged)
             say(f"  reference: {len(ref_alerts)} alerts {dict(Counter(a['kind'] for a in ref_alerts))}, "
                 f"{len(ref_tasks)} tasks; live: {len(live_alerts)} alerts, {len(live_tasks)} summaries")
     except ExperimentError as exc:
@@ -814,13 +847,14 @@ EXPERIMENTS: dict[str, tuple[str, Callable[[Run, list[bytes]], None], float]] = 
 }
 COLUMNS = ("experiment", "alerts lost", "alert IDs not in reference", "identical alerts re-sent",
            "summaries duplicated with differing content", "identical summaries re-sent", "tasks missing",
-           "tasks with wrong totals", "spans dropped late", "DLQ records", "recovery time s")
+           "tasks with wrong totals", "flagged tasks wrong", "spans dropped late", "DLQ records", "recovery time s")
 
 
 def table(rows: list[Row]) -> list[str]:
     cells = [COLUMNS] + [(r.name + (" (FAILED)" if r.failure else ""), str(r.lost), str(sum(r.not_in_ref.values())),
                           str(r.alerts_resent), str(r.summaries_differing), str(r.summaries_resent), str(r.missing),
-                          str(r.wrong), f"{r.late:.0f}", str(r.dlq), r.recovery_text()) for r in rows]
+                          str(r.wrong), str(r.flagged_wrong), f"{r.late:.0f}", str(r.dlq), r.recovery_text())
+                         for r in rows]
     lines = ["| " + " | ".join(c) + " |" for c in cells]
     lines.insert(1, "|" + "|".join("---" for _ in COLUMNS) + "|")
     return lines
@@ -871,6 +905,7 @@ def main() -> int:
         if r.live_only_tasks:
             extra.append(f"{r.live_only_tasks} live task_ids the reference lacks")
         extra += [f"wrong totals: {e}" for e in r.wrong_examples]
+        extra.append(f"tail-keep: {r.flagged} tasks flagged ({r.flagged_resent} identical-task copies re-sent)")
         extra += [f"recovery {x}" for x in r.recovery]
         extra += r.notes
         if extra:
@@ -879,7 +914,7 @@ def main() -> int:
     print(f"\nwhole suite: {time.monotonic() - T_START:.0f}s")
     if args.check and any(r.bad() for r in rows):
         print("check: FAILED (non-zero figure in lost / not in reference / differing duplicates / missing / "
-              "wrong totals, or an experiment did not complete)")
+              "wrong totals / flagged tasks wrong, or an experiment did not complete)")
         return 1
     return 0
 

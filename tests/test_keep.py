@@ -177,3 +177,18 @@ def test_policy_keep_below_is_validated() -> None:
     with pytest.raises(PolicyError, match="keep_below"):
         parse_policy('agents:\n  - match: "*"\n    keep_below: [1]\n')
     assert Policy().rule_for("x").keep_below == ()
+
+
+def test_a_kept_row_holds_little_more_memory_than_its_bytes() -> None:
+    """orjson's output keeps its over-allocated buffer (8 KiB for a ~290-byte row): rows are trimmed copies."""
+    import tracemalloc
+
+    spans = decode(record_of([(loop_task(), T0)])) * 50
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rows = [encode_row(s) for s in spans]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1.5 * sum(map(len, rows)) + 100 * len(rows)

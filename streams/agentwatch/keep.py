@@ -30,7 +30,14 @@ _FIELDS_OF = operator.attrgetter(*SPAN_FIELDS)  # one C call for every field (a 
 
 
 def encode_row(s: Span) -> bytes:
-    return orjson.dumps((*s.resource.as_tuple(), *_FIELDS_OF(s)))
+    return _trimmed(orjson.dumps((*s.resource.as_tuple(), *_FIELDS_OF(s))))
+
+
+def _trimmed(data: bytes) -> bytes:
+    """A right-sized copy. orjson does not shrink the buffer it returns: a ~290-byte row held 8 KiB, and
+    buffering rows doubled a worker's peak RSS in benchmarks/pipeline.py (198 -> 404 MB). Same bug and fix:
+    home-assistant/core#181240."""
+    return bytes(memoryview(data))
 
 
 def decode_rows(rows: Iterable[bytes]) -> list[Span]:
@@ -82,7 +89,7 @@ class KeptSpans:
     def from_doc(cls, doc: list[Any]) -> KeptSpans:
         k = cls()
         k.head, k.cut = doc[0], doc[1]
-        k.rows = [orjson.dumps(row) for row in doc[2]]
+        k.rows = [_trimmed(orjson.dumps(row)) for row in doc[2]]
         k.nbytes = sum(map(len, k.rows))
         return k
 
