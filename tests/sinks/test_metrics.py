@@ -3,7 +3,7 @@
 from prometheus_client import generate_latest
 
 from agentwatch.demo.synth import Step, Task
-from agentwatch.engine import Engine
+from agentwatch.engine import Engine, EngineConfig
 from agentwatch.policy import Policy
 from agentwatch.sinks.metrics import OTHER, Metrics
 from otel_helpers import T0, decode, record_of
@@ -52,3 +52,12 @@ def test_engine_drives_contract_metrics():
     ]:
         assert line in text, line
     assert 'agentwatch_gen_ai_cost_usd_total{agent="bot",model="gpt-4o"}' in text
+
+
+def test_tail_keep_counts_tasks_and_bytes_by_status_and_reason():
+    m = Metrics()
+    e = Engine(Policy(), EngineConfig(keep=True, keep_max_worker_bytes=1), observer=m)
+    e.process(decode(record_of([(Task("bot", [Step("llm", input_tokens=1, output_tokens=1)]), T0)])))
+    text = _text(m)
+    assert 'agentwatch_tail_keep_tasks_total{reason="worker_bytes",status="dropped"} 1.0' in text
+    assert 'agentwatch_tail_keep_bytes_total{reason="worker_bytes",status="dropped"}' in text
