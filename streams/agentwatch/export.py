@@ -17,7 +17,7 @@ import argparse
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -99,6 +99,20 @@ def write(export: Export, out: Path, fmt: str) -> Path:
     return expected
 
 
+def export_flagged(bootstrap: str, topic: str, out: Path, fmt: str = "otlp", sel: Selection | None = None, *,
+                   security: Mapping[str, str] | None = None, timeout_s: float = 10.0,
+                   warn: Callable[[str], None] = print) -> tuple[Export, Path]:
+    """Read `topic` to its end and write the selected flagged tasks to `out`; returns them and the expected file.
+    Raises `kafka_clients.TopicUnavailable` if the broker or the topic is not there."""
+    from .stream.kafka_clients import read_topic
+
+    export, sel = Export(), sel or Selection()
+    read_topic(bootstrap, topic, lambda m: export.add(m.headers() or [], m.value() or b"", sel),
+               group="agentwatch-export-cli", from_beginning=True, follow=False, timeout_s=timeout_s,
+               security=security, warn=warn)
+    return export, write(export, out, fmt)
+
+
 def missing_alerts(expected: dict[str, Any], produced: set[str]) -> tuple[list[dict[str, Any]], int]:
     """The expected alerts `produced` lacks ({task_id, agent, kind, alert_id} each), and how many truncated tasks
     were not checked (their middle spans were left out live, so their totals cannot be reproduced)."""
@@ -116,7 +130,7 @@ def missing_alerts(expected: dict[str, Any], produced: set[str]) -> tuple[list[d
 def cli_main(args: argparse.Namespace) -> int:
     from .settings import SettingsError, from_env
     from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
-    from .stream.kafka_clients import TopicUnavailable, bootstrap_from_url, kafka_security_config, read_topic
+    from .stream.kafka_clients import TopicUnavailable, bootstrap_from_url, kafka_security_config
 
     def warn(msg: str) -> None:
         print(f"agentwatch export: {msg}", file=sys.stderr, flush=True)
@@ -139,15 +153,12 @@ def cli_main(args: argparse.Namespace) -> int:
     except BrokerUnreachable as exc:
         warn(str(exc))
         return 1
-    export = Export()
     try:
-        read_topic(bootstrap, args.topic or settings.flagged_topic,
-                   lambda m: export.add(m.headers() or [], m.value() or b"", sel), group="agentwatch-export-cli",
-                   from_beginning=True, follow=False, timeout_s=args.timeout, security=security, warn=warn)
+        export, expected = export_flagged(bootstrap, args.topic or settings.flagged_topic, args.out, args.format, sel,
+                                          security=security, timeout_s=args.timeout, warn=warn)
     except TopicUnavailable as exc:
         warn(str(exc))
         return 1
-    expected = write(export, args.out, args.format)
     if export.unreadable:
         warn(f"skipped {export.unreadable} record(s) without agentwatch headers")
     truncated = sum(1 for meta, _ in export.tasks.values() if meta["truncated"])

@@ -39,7 +39,7 @@ from ..local.alertmanager import Alertmanager, Notify, Webhook, alertmanager_ins
 from ..local.broker import EmbeddedBroker
 from ..local.rotel import Rotel
 from ..local.worker import LocalWorker
-from ..settings import from_env
+from ..settings import Settings, from_env
 from ..stream.kafka_admin import ensure_topics
 from ..stream.topology import INTERNAL_TOPIC
 from .synth import (
@@ -256,6 +256,31 @@ def _start_notify(stack: contextlib.ExitStack, work: Path, brokers: str, alerts_
     return hook
 
 
+def _replay_incidents(bootstrap: str, settings: Settings, policy: Path, work: Path, say: Callable[[str], None]) -> bool:
+    """Tail-keep's loop: export what the worker flagged, replay it, and check every alert is raised again."""
+    import io
+
+    from ..engine import Engine, EngineConfig
+    from ..export import export_flagged, missing_alerts
+    from ..policy import load_policy
+    from ..replay import replay
+
+    path = work / "incidents.otlp"
+    export, expected_path = export_flagged(bootstrap, settings.flagged_topic, path, timeout_s=10, warn=say)
+    expected = orjson.loads(expected_path.read_bytes())
+    engine = Engine(load_policy(policy), EngineConfig.from_settings(settings))
+    produced = {a["alert_id"] for out in replay([path], engine, max_record_bytes=settings.max_record_bytes,
+                                                err=io.StringIO()) for a in out.alerts}
+    missing, _ = missing_alerts(expected, produced)
+    kinds = sorted({k for t in expected["tasks"] for k in t["alert_kinds"]})
+    n = sum(len(t["alert_ids"]) for t in expected["tasks"])
+    say(f"tail-keep: {len(export.tasks)} tasks that alerted ({', '.join(kinds)}) kept on {settings.flagged_topic}; "
+        f"exported as a regression set ({path.name}) and replayed: {n - len(missing)} of their {n} alerts "
+        f"raised again\n  (`agentwatch export --out incidents.otlp`, then `agentwatch replay incidents.otlp "
+        f"--expect incidents.otlp.expected.json` gates a policy change on them)")
+    return bool(export.tasks) and not missing
+
+
 def run_demo(out: TextIO = sys.stdout) -> int:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -356,9 +381,12 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         say("")
         for st in stopped:
             say(st.line())
+        say("")
+        replayed = _replay_incidents(broker.bootstrap, settings, policy, work, say)
         checks = [(f"{kind} for {agent}", (kind, agent) in seen) for kind, agent in sorted(EXPECTED)]
         checks += [(f"the guard stopped {t.agent}", any(st.agent == t.agent for st in stopped)) for _, t in guarded]
         checks.append(("no alert for healthy-bot", not healthy_alerts))
+        checks.append(("the flagged tasks replay to the same alerts", replayed))
         if hook is not None:
             checks.append(("an alert delivered through Alertmanager to the webhook", bool(hook.alerts("firing"))))
         say("")
