@@ -30,6 +30,7 @@ import orjson
 
 from ..agents import AgentStage
 from ..engine import Engine, EngineConfig, Output
+from ..jsonbytes import dumps
 from ..keep import Flagged, decode_rows, flagged_headers
 from ..model import logs_source
 from ..otlp.decode import RecordError, decode_record
@@ -355,6 +356,9 @@ class WorkerCore:
         """What changed since the last checkpoint, serialized now: each changed open task's state, each closed
         task's marker (replacing its state), a tombstone per forgotten marker, each changed agent's baseline.
 
+        Values are sized to fit (jsonbytes.py): they are held until the outputs are acknowledged, and orjson's
+        own buffers held 16 KiB per task.
+
         Not sent yet: state must never become durable before the outputs it implies (a closed task's marker
         before its summary), so the runtime waits until every record sent so far is acknowledged, then
         sends these (`write_state`), waits again, and only then commits the input offsets chosen together
@@ -363,17 +367,17 @@ class WorkerCore:
         topic, persisted = self.tasks_changelog, self._persisted
         writes: list[StateWrite] = []
         for task in changed:
-            writes.append((topic, task.task_id, orjson.dumps(task.to_dict()), self.partition(task.task_id)))
+            writes.append((topic, task.task_id, dumps(task.to_dict()), self.partition(task.task_id)))
             persisted.add(task.task_id)
         for task_id, marker in closed:
-            writes.append((topic, task_id, orjson.dumps(marker.to_dict()), self.partition(task_id)))
+            writes.append((topic, task_id, dumps(marker.to_dict()), self.partition(task_id)))
             persisted.add(task_id)
         for task_id in expired:
             if task_id in persisted:
                 persisted.discard(task_id)
                 writes.append((topic, task_id, None, self.partition(task_id)))
         for agent, state in self.agent_stage.take_dirty():
-            writes.append((self.baselines_changelog, agent, orjson.dumps(state), self.agent_partition(agent)))
+            writes.append((self.baselines_changelog, agent, dumps(state), self.agent_partition(agent)))
         return writes
 
     def write_state(self, writes: Iterable[StateWrite]) -> None:
