@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 
 from agentwatch.demo.synth import Step, Task, emit_task, encode, make_provider, tracer_for
+from agentwatch.otlp.encode import set_attribute
 
 T0 = 1_790_000_000_000_000_000
 VOCABS = ("otel", "otel", "traceloop", "openinference", "openlit")
@@ -50,14 +50,7 @@ def newest_end(record: bytes) -> int:
 def _pad(traces: TracesData, target: int) -> None:
     for span in spans_of(traces):
         for key, val in _EXTRA[: max(0, target - len(span.attributes))]:
-            kv = KeyValue(key=key)
-            if isinstance(val, str):
-                kv.value.string_value = val
-            elif isinstance(val, int):
-                kv.value.int_value = val
-            else:
-                kv.value.double_value = val
-            span.attributes.append(kv)
+            set_attribute(span.attributes.add(), key, val)
 
 
 def make_spans(n_tasks: int, seed: int = 1, spacing_ns: int = 50_000_000, loop_every: int = 0) -> list:

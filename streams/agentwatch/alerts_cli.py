@@ -111,29 +111,17 @@ def follow_alerts(bootstrap: str, topic: str, emit: Callable[[dict[str, Any], by
 
 def cli_main(args: argparse.Namespace) -> int:
     """Print alerts (one line each, or `--json` raw lines) until the end (--no-follow) or Ctrl-C."""
-    from .settings import SettingsError, from_env
-    from .stream.kafka_clients import bootstrap_from_url, kafka_security_config
+    from .stream.kafka_admin import CliStartError, cli_broker
+    from .stream.kafka_clients import TopicUnavailable
 
     def warn(msg: str) -> None:
         print(f"agentwatch alerts: {msg}", file=sys.stderr, flush=True)
 
     try:
-        settings = from_env(brokers=args.brokers)
-        bootstrap, security = bootstrap_from_url(settings.brokers), kafka_security_config(settings)
-    except (SettingsError, ValueError) as exc:
+        settings, bootstrap, security = cli_broker(args.brokers, max(args.timeout, 0.1))
+    except CliStartError as exc:
         warn(str(exc))
-        return 2
-    from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
-    from .stream.kafka_clients import TopicUnavailable
-
-    try:  # a refused TLS handshake or SASL login is a configuration error: one line, exit 2, no retrying
-        wait_for_broker(bootstrap, max(args.timeout, 0.1), security)
-    except BrokerRefused as exc:
-        warn(str(exc))
-        return 2
-    except BrokerUnreachable as exc:
-        warn(str(exc))
-        return 1
+        return exc.code
     if not log.handlers:  # librdkafka's own complaints, one line each, only when they are errors
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("agentwatch alerts: kafka: %(message)s"))

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from .keep import from_headers
+
 EXPECTED_SCHEMA = "agentwatch.expected/v1"
 FORMATS = ("otlp", "otlp-json")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -67,8 +69,6 @@ class Export:
     unreadable: int = 0
 
     def add(self, headers: Iterable[tuple[str, bytes | None]], value: bytes, sel: Selection) -> None:
-        from .keep import from_headers
-
         try:
             meta = from_headers(headers)
         except ValueError:
@@ -128,31 +128,25 @@ def missing_alerts(expected: dict[str, Any], produced: set[str]) -> tuple[list[d
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    from .settings import SettingsError, from_env
-    from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
-    from .stream.kafka_clients import TopicUnavailable, bootstrap_from_url, kafka_security_config
+    from .stream.kafka_admin import CliStartError, cli_broker
+    from .stream.kafka_clients import TopicUnavailable
 
     def warn(msg: str) -> None:
         print(f"agentwatch export: {msg}", file=sys.stderr, flush=True)
 
     now = time.time_ns()
     try:
-        settings = from_env(brokers=args.brokers)
-        bootstrap, security = bootstrap_from_url(settings.brokers), kafka_security_config(settings)
         sel = Selection(since_ns=parse_time(args.since, now) if args.since else 0,
                         until_ns=parse_time(args.until, now) if args.until else 2**63,
                         kinds=frozenset(args.kind or ()), agents=tuple(args.agent or ()))
-    except (SettingsError, ValueError) as exc:
+    except ValueError as exc:
         warn(str(exc))
         return 2
     try:
-        wait_for_broker(bootstrap, max(args.timeout, 0.1), security)
-    except BrokerRefused as exc:
+        settings, bootstrap, security = cli_broker(args.brokers, max(args.timeout, 0.1))
+    except CliStartError as exc:
         warn(str(exc))
-        return 2
-    except BrokerUnreachable as exc:
-        warn(str(exc))
-        return 1
+        return exc.code
     try:
         export, expected = export_flagged(bootstrap, args.topic or settings.flagged_topic, args.out, args.format, sel,
                                           security=security, timeout_s=args.timeout, warn=warn)

@@ -142,9 +142,8 @@ def http_poster(url: str, timeout_s: float = 10.0) -> Callable[[list[dict[str, A
 def cli_main(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException, TopicPartition
 
-    from .settings import SettingsError, from_env
-    from .stream.kafka_admin import BrokerRefused, BrokerUnreachable, wait_for_broker
-    from .stream.kafka_clients import bootstrap_from_url, consumer, kafka_security_config
+    from .stream.kafka_admin import CliStartError, cli_broker
+    from .stream.kafka_clients import consumer
 
     def fail(msg: str, code: int) -> int:
         print(f"agentwatch notify: {msg}", file=sys.stderr)
@@ -155,16 +154,9 @@ def cli_main(args: argparse.Namespace) -> int:
         return fail("--alertmanager (or $AGENTWATCH_ALERTMANAGER_URL) must be an http(s) URL, "
                     f"got {url!r}", 2)
     try:
-        settings = from_env(brokers=args.brokers)
-        bootstrap, security = bootstrap_from_url(settings.brokers), kafka_security_config(settings)
-    except (SettingsError, ValueError) as exc:
-        return fail(str(exc), 2)
-    try:
-        wait_for_broker(bootstrap, 30.0, security)
-    except BrokerRefused as exc:
-        return fail(str(exc), 2)
-    except BrokerUnreachable as exc:
-        return fail(str(exc), 1)
+        settings, bootstrap, security = cli_broker(args.brokers, 30.0)
+    except CliStartError as exc:
+        return fail(str(exc), exc.code)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

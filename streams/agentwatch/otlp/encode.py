@@ -94,16 +94,17 @@ def to_traces(spans: list[Span]) -> TracesData:
             if s.error:
                 p.status.code = Status.STATUS_CODE_ERROR
             for key, val in attributes(s):
-                _set(p.attributes.add(), key, val)
+                set_attribute(p.attributes.add(), key, val)
             for name, score in s.evals or ():
                 ev = p.events.add()
                 ev.name, ev.time_unix_nano = v.EVALUATION_EVENT, s.end_ns
-                _set(ev.attributes.add(), v.EVALUATION_NAME, name)
-                _set(ev.attributes.add(), v.EVALUATION_SCORE, float(score))
+                set_attribute(ev.attributes.add(), v.EVALUATION_NAME, name)
+                set_attribute(ev.attributes.add(), v.EVALUATION_SCORE, float(score))
     return data
 
 
-def _set(kv: Any, key: str, val: Value) -> None:
+def set_attribute(kv: Any, key: str, val: Value) -> None:
+    """Fill an OTLP KeyValue: a string, a double, or else an int."""
     kv.key = key
     if isinstance(val, str):
         kv.value.string_value = val

@@ -19,6 +19,8 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, OffsetSpec
 
+from ..settings import Settings, SettingsError, from_env
+
 __all__ = [
     "BrokerRefused",
     "BrokerUnreachable",
@@ -133,6 +135,34 @@ def wait_for_broker(bootstrap: str, timeout_s: float, security: Mapping[str, str
     if (refused := _refused(bootstrap, errors)) is not None:
         raise refused
     raise BrokerUnreachable(f"Kafka broker at {bootstrap} unreachable after {timeout_s:g}s ({last})")
+
+
+class CliStartError(Exception):
+    """Why a CLI command cannot start: the one-line message and its exit code (2: configuration, 1: broker down)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def cli_broker(brokers: str | None, timeout_s: float) -> tuple[Settings, str, dict[str, str]]:
+    """The start of `alerts`, `export` and `notify`: their settings, the bootstrap servers and the security keys
+    of a broker that answered. Raises `CliStartError`: code 2 for bad settings and for a refused TLS handshake
+    or SASL login (a configuration error, not retried), code 1 when no broker answered within `timeout_s`."""
+    from .kafka_clients import bootstrap_from_url, kafka_security_config
+
+    try:
+        settings = from_env(brokers=brokers)
+        bootstrap, security = bootstrap_from_url(settings.brokers), kafka_security_config(settings)
+    except (SettingsError, ValueError) as exc:
+        raise CliStartError(str(exc), 2) from None
+    try:
+        wait_for_broker(bootstrap, timeout_s, security)
+    except BrokerRefused as exc:
+        raise CliStartError(str(exc), 2) from None
+    except BrokerUnreachable as exc:
+        raise CliStartError(str(exc), 1) from None
+    return settings, bootstrap, security
 
 
 def _partition_counts(md: ClusterMetadata) -> dict[str, int]:
