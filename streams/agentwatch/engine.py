@@ -15,6 +15,10 @@ Bounds (each enforced here, each tested):
   (`Observer.alert_suppressed`) and still listed in the task summary's `alerts`.
 - trace -> conversation links (conversation task key): `max_closed` entries.
 - tail-keep buffers (`keep`, off unless configured): per task and per worker, see keep.py.
+
+Open tasks idle for `hibernate_after_s` of event time are frozen (`hibernate`, dormant.py) and thawed when
+anything needs them; `tasks` holds both kinds, and every path that reads or changes a task thaws it first
+(`_awake`), so outputs do not depend on what was frozen when.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Any, Protocol
 
 from .detectors.budget import check_task_budgets
 from .detectors.loop import check_loop
-from .detectors.stall import check_stall, resolve_stall
+from .detectors.stall import check_stall, resolve_stall, stall_due
+from .dormant import Dormant
 from .keep import Flagged, KeptSpans, low_scores
 from .model import Evaluation, Finding, Span
 from .policy import Policy
@@ -74,6 +79,7 @@ class EngineConfig:
     keep_max_spans: int = 1000          # per task
     keep_max_task_bytes: int = 262_144  # per task, of compact rows
     keep_max_worker_bytes: int = 67_108_864  # over every open task
+    hibernate_after_s: float = 0.0      # freeze open tasks idle this long (event time) at `hibernate`; 0 = never
 
     @classmethod
     def from_settings(cls, s: Any, keep: bool = False) -> EngineConfig:
@@ -81,7 +87,7 @@ class EngineConfig:
         return cls(task_key=s.task_key, max_active_tasks=s.max_active_tasks, close_grace_s=s.close_grace_s,
                    max_alerts_per_minute=s.max_alerts_per_minute, keep=keep and s.tail_keep,
                    keep_max_spans=s.keep_max_spans, keep_max_task_bytes=s.keep_max_task_bytes,
-                   keep_max_worker_bytes=s.keep_max_worker_bytes)
+                   keep_max_worker_bytes=s.keep_max_worker_bytes, hibernate_after_s=s.hibernate_after_s)
 
 
 @dataclass(slots=True)
@@ -122,7 +128,8 @@ class Engine:
         self.config = config or EngineConfig()
         self.observer: Observer = observer or NullObserver()
         self.pricer = pricer or Pricer(policy.prices)
-        self.tasks: dict[str, TaskState] = {}      # insertion order = least recently updated first
+        self.tasks: dict[str, TaskState | Dormant] = {}  # insertion order = least recently updated first
+        self.dormant = 0                           # how many of them are frozen (dormant.py)
         self.closed: dict[str, Closed] = {}        # closed task ID -> marker (oldest first)
         self.conversations: dict[str, str] = {}    # trace ID -> conversation ID (conversation key only)
         self._alert_budget: dict[tuple[str, str], list[int]] = {}  # (agent, kind) -> [minute, count]
@@ -182,11 +189,12 @@ class Engine:
             task = self.tasks.get(key)
             if task is None:
                 if len(self.tasks) >= self.config.max_active_tasks:
-                    self._close(next(iter(self.tasks.values())), "evicted", out)
+                    self._close(self._awake(next(iter(self.tasks.values()))), "evicted", out)
                 task = TaskState(key, group[0].trace_id, group[0].resource)
                 if self.config.keep:
                     task.kept = KeptSpans()
             else:
+                task = self._awake(task)
                 new = fresh(task.absorbed, group)
                 if len(new) < len(group):
                     duplicates += len(group) - len(new)
@@ -238,6 +246,7 @@ class Engine:
                 key = self.conversations.get(ev.trace_id, ev.trace_id)
             task = self.tasks.get(key)
             if task is not None:
+                task = self._awake(task)
                 if ev.offset < 0 or ev.offset > task.absorbed.get(ev.src, -1):
                     task.add_score(ev.name, ev.score)
                     if ev.offset >= 0:
@@ -257,7 +266,8 @@ class Engine:
         for task in self.tasks.values():
             if self.kept_bytes <= self.config.keep_max_worker_bytes:
                 return
-            if task.kept is not None:
+            if _kept_nbytes(task):
+                task = self._awake(task)  # a value replaced, no key added: the iteration goes on
                 self.kept_bytes -= task.kept.nbytes
                 self.observer.tail_keep("dropped", "worker_bytes", task.kept.nbytes)
                 task.kept = None
@@ -286,13 +296,19 @@ class Engine:
                 now_ns = task_now(task.task_id)
             if not task.open:
                 if now_ns >= (task._close_at_ns or task.root_end_ns + grace_ns):
+                    task = self._awake(task)
                     self._close(task, "error" if task.failed else "ok", out)
                 continue
             rule = self.policy.rule_for(task.agent)
+            idle = now_ns - task.end_ns >= rule.idle_timeout_s * 1e9
+            if type(task) is Dormant:
+                if not idle and not stall_due(task, rule, now_ns):
+                    continue  # nothing due: it stays frozen
+                task = self._awake(task)
             stall = check_stall(task, rule, now_ns)
             if stall is not None:
                 self._emit(task, stall, out)
-            if now_ns - task.end_ns >= rule.idle_timeout_s * 1e9:
+            if idle:
                 # at its deadline, not the clock: the same all-clear live and in replay's flush
                 self._close(task, "timed_out", out, task.end_ns + int(rule.idle_timeout_s * 1e9))
         self._report()
@@ -305,6 +321,7 @@ class Engine:
         """
         out = Output()
         for task in list(self.tasks.values()):
+            task = self._awake(task)
             rule = self.policy.rule_for(task.agent)
             if task.open and rule.stall_s is not None:
                 stall = check_stall(task, rule, task.end_ns + int(rule.stall_s * 1e9))
@@ -415,6 +432,30 @@ class Engine:
         self.dirty, self.just_closed, self.expired = set(), [], []
         return changed, closed, expired
 
+    def hibernate(self) -> int:
+        """Freeze every open task whose last span ended `hibernate_after_s` or more before the clock (dormant.py).
+        The worker calls it after each checkpoint has serialized the changes (`take_changes` must only see live
+        tasks: nothing changes a task without thawing it). Returns how many were frozen."""
+        after_ns = int(self.config.hibernate_after_s * 1e9)
+        if after_ns <= 0:
+            return 0
+        horizon = self.clock_ns - after_ns
+        frozen = 0
+        for key, task in self.tasks.items():
+            if type(task) is TaskState and task.open and task.end_ns <= horizon:
+                self.tasks[key] = Dormant(task)  # a value replaced, no key added: the iteration goes on
+                frozen += 1
+        self.dormant += frozen
+        return frozen
+
+    def _awake(self, task: TaskState | Dormant) -> TaskState:
+        """`task` live: a dormant one is thawed, in its place (its position in `tasks` kept)."""
+        if type(task) is not Dormant:
+            return task
+        live = self.tasks[task.task_id] = task.thaw()
+        self.dormant -= 1
+        return live
+
     def adopt(self, task_id: str, doc: dict[str, Any]) -> None:
         """Take over a task (or a closed task's marker) recovered from the changelog."""
         if task_id in self.tasks or task_id in self.closed:
@@ -433,10 +474,17 @@ class Engine:
         """Forget (without closing) the tasks and markers another worker now owns; returns how many tasks."""
         gone = [k for k in self.tasks if not keep(k)]
         for k in gone:
-            kept = self.tasks.pop(k).kept
-            if kept is not None:
-                self.kept_bytes -= kept.nbytes
+            task = self.tasks.pop(k)
+            self.kept_bytes -= _kept_nbytes(task)
+            if type(task) is Dormant:
+                self.dormant -= 1
             self.dirty.discard(k)
         for k in [k for k in self.closed if not keep(k)]:
             del self.closed[k]
         return len(gone)
+
+
+def _kept_nbytes(task: TaskState | Dormant) -> int:
+    if type(task) is Dormant:
+        return task.kept_nbytes
+    return task.kept.nbytes if task.kept is not None else 0

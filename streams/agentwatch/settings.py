@@ -54,6 +54,7 @@ class Settings:
     keep_max_spans: int = 1000                # per task (first and last spans kept beyond it)
     keep_max_task_bytes: int = 262_144        # per task, compact rows (the OTLP record is at most ~2x)
     keep_max_worker_bytes: int = 67_108_864   # per worker, over every open task
+    hibernate_after_s: float = 30.0           # extension: open tasks idle this long are held compressed; 0 = never
     data_dir: str = "/tmp/agentwatch"         # Faust's local data directory
     security_protocol: str = ""
     sasl_mechanism: str = ""
@@ -79,6 +80,8 @@ class Settings:
         if self.keep_max_spans < 2:
             raise SettingsError(f"{PREFIX}KEEP_MAX_SPANS must be at least 2 (a first and a last span), "
                                 f"got {self.keep_max_spans}")
+        if not self.hibernate_after_s >= 0:  # NaN too
+            raise SettingsError(f"{PREFIX}HIBERNATE_AFTER_S must be 0 (off) or more, got {self.hibernate_after_s}")
         if not self.max_input_skew_s >= 0:  # NaN too
             raise SettingsError(f"{PREFIX}MAX_INPUT_SKEW_S must be 0 (off) or more, got {self.max_input_skew_s}")
         if not self.brokers:

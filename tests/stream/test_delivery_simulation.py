@@ -10,8 +10,9 @@ tables from their changelogs and starting at the committed offsets.
 
 Property, for every seed: the task summaries (totals, tools, errors, outcome, alert kinds), the set of
 alert IDs and each agent's baseline task count equal those of `agentwatch replay` over the same records;
-a summary sent more than once is identical each time; the tasks flagged by tail-keep are those that
-alerted, each flagged record (every copy) holding each of its task's spans exactly once.
+a summary sent more than once is identical each time (tasks idle for 1 s of event time are frozen at each
+checkpoint: dormant.py); the tasks flagged by tail-keep are those that alerted, each flagged record (every
+copy) holding each of its task's spans exactly once.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from otel_helpers import T0, emit, records
 PARTITIONS = 4  # re-key, per-agent and changelog topics
 INPUTS = 3
 INPUT = "otlp_spans"
-SETTINGS = Settings(partitions=PARTITIONS, max_alerts_per_minute=10**6)
+# Tasks idle 1 s of event time are frozen at each checkpoint (dormant.py): crashes meet dormant tasks too.
+SETTINGS = Settings(partitions=PARTITIONS, max_alerts_per_minute=10**6, hibernate_after_s=1.0)
 POLICY = parse_policy("agents:\n  - match: '*'\n    task_tokens: 3000\n    task_cost_usd: 0.0006\n"
                       "    tool_repeat: 3\n    stall_s: 20\n    idle_timeout_s: 40\n")
 TASKS_CHANGELOG, BASELINES_CHANGELOG = changelog_topic(TABLE), changelog_topic(BASELINE_TABLE)

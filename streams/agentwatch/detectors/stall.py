@@ -9,22 +9,32 @@ guard stop treating the task as stuck.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..model import Finding
 from ..policy import Rule
 from ..sinks.alerts import alert_id
 from ..tasks import TaskState
+
+if TYPE_CHECKING:
+    from ..dormant import Dormant
 
 KIND = "stalled_task"
 _KEY = "/stall_s"
 _RESOLVED = ":resolved"
 
 
+def stall_due(task: TaskState | Dormant, rule: Rule, now_ns: int) -> bool:
+    """`check_stall` would fire now (what a dormant task is thawed for)."""
+    return (rule.stall_s is not None and task.open and (now_ns - task.end_ns) / 1e9 >= rule.stall_s
+            and rule.name("stall_s") not in task.fired)
+
+
 def check_stall(task: TaskState, rule: Rule, now_ns: int) -> Finding | None:
-    if rule.stall_s is None or not task.open:
+    if not stall_due(task, rule, now_ns):
         return None
+    task.fire_once(rule.name("stall_s"))
     silent_s = (now_ns - task.end_ns) / 1e9
-    if silent_s < rule.stall_s or not task.fire_once(rule.name("stall_s")):
-        return None
     return Finding(
         kind=KIND, severity="warning", action="review", rule=rule.name("stall_s"),
         observed=round(silent_s, 3), threshold=float(rule.stall_s), ts_ns=task.end_ns + int(rule.stall_s * 1e9),

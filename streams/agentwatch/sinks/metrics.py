@@ -106,6 +106,9 @@ class Metrics:
                                   ["status", "reason"], registry=r)
         self.keep_bytes = Counter("agentwatch_tail_keep_bytes_total", "Compact span bytes tail-keep kept or dropped",
                                   ["status", "reason"], registry=r)
+        self.dormant_tasks = Gauge("agentwatch_dormant_tasks",
+                                   "Open tasks of this worker held compressed while idle (of agentwatch_active_tasks)",
+                                   registry=r)
         self.keep_buffer = Gauge("agentwatch_tail_keep_buffer_bytes",
                                  "Compact span bytes buffered for the open tasks of this worker", registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}

@@ -286,6 +286,7 @@ class WorkerCore:
         self.send_input_clock()
         self.metrics.lag.set(max(0.0, (wall_ns - now) / 1e9) if now else 0.0)
         self.metrics.active_tasks.set(len(self.engine.tasks))
+        self.metrics.dormant_tasks.set(self.engine.dormant)
         self.metrics.keep_buffer.set(self.engine.kept_bytes)
 
     def send_input_clock(self) -> None:
@@ -355,6 +356,7 @@ class WorkerCore:
     def checkpoint(self) -> list[StateWrite]:
         """What changed since the last checkpoint, serialized now: each changed open task's state, each closed
         task's marker (replacing its state), a tombstone per forgotten marker, each changed agent's baseline.
+        Then the tasks idle for `hibernate_after_s` are frozen (dormant.py).
 
         Values are sized to fit (jsonbytes.py): they are held until the outputs are acknowledged, and orjson's
         own buffers held 16 KiB per task.
@@ -378,6 +380,7 @@ class WorkerCore:
                 writes.append((topic, task_id, None, self.partition(task_id)))
         for agent, state in self.agent_stage.take_dirty():
             writes.append((self.baselines_changelog, agent, dumps(state), self.agent_partition(agent)))
+        self.engine.hibernate()  # after take_changes: what it serializes must be live
         return writes
 
     def write_state(self, writes: Iterable[StateWrite]) -> None:
