@@ -1,6 +1,10 @@
 """In place, a task lives where the Collector put its trace: the partition its exporter hashes the key to."""
 
-from agentwatch.stream.topology import collector_partition
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentwatch.stream.topology import collector_partition, murmur2
 
 
 def test_collector_partition_matches_the_collectors_exporter() -> None:
@@ -9,6 +13,17 @@ def test_collector_partition_matches_the_collectors_exporter() -> None:
     assert collector_partition("a", 10) == abs(0xE40C292C - (1 << 32)) % 10  # FNV-1a("a") = 0xe40c292c
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=80))
+def test_murmur2_equals_aiokafkas_on_any_bytes(data: bytes) -> None:
+    """Ours unpacks the words at once; the hash must be Kafka's (aiokafka's, from the Java client) bit for bit."""
+    assert murmur2(data) == aiokafka_murmur2(data)
+
+
+def test_murmur2_on_every_tail_length_and_task_ids() -> None:
+    ids = [bytes(range(n)) for n in range(40)] + [b"\xff" * n for n in range(9)] + [
+        f"{i:032x}".encode() for i in range(0, 10**6, 9973)]
+    assert [murmur2(d) for d in ids] == [aiokafka_murmur2(d) for d in ids]
 
 def test_in_place_moves_task_homes_but_not_agents() -> None:
     """In place, tasks live where the Collector put their trace; agents stay where the tasks topic's
