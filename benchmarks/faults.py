@@ -118,10 +118,13 @@ SPANS_PER_TASK = 10  # about what make_spans makes; only sizes the task count fo
 LOOP_EVERY = 50
 LEAD_S = 2.0  # event time runs this far ahead of the wall clock when a record is produced
 POLICY = 'agents:\n  - match: "*"\n    task_tokens: 8000\n    task_cost_usd: 0.03\n'
+# Tasks idle 1 s of event time are frozen at each checkpoint (dormant.py; 30 s by default): faults meet them.
 WORKER_ENV = {"AGENTWATCH_PARTITIONS": str(PARTITIONS), "AGENTWATCH_COMMIT_INTERVAL_S": "1",
-              "AGENTWATCH_MAX_ALERTS_PER_MINUTE": "1000000", "AGENTWATCH_LOG_LEVEL": "INFO"}
+              "AGENTWATCH_MAX_ALERTS_PER_MINUTE": "1000000", "AGENTWATCH_LOG_LEVEL": "INFO",
+              "AGENTWATCH_HIBERNATE_AFTER_S": "1"}
 METRICS = ("agentwatch_late_spans_total", "agentwatch_active_tasks", "agentwatch_records_total",
-           "agentwatch_spans_total", "agentwatch_dlq_total", "agentwatch_duplicate_spans_total")
+           "agentwatch_spans_total", "agentwatch_dlq_total", "agentwatch_duplicate_spans_total",
+           "agentwatch_dormant_tasks")
 SCRAPE_S = 0.25
 GAP_S = 2.5  # a partition whose committed offset does not move this long while input comes has stopped
 QUIET_S = 3.0
@@ -335,6 +338,7 @@ class Run:
         self.restarts = 0
         self.lock = threading.Lock()
         self.metrics: dict[int, dict[str, float]] = {}  # pid -> last scrape
+        self.most_dormant = 0.0  # dormant tasks in one worker's scrape, at most
         self.commits: dict[int, list[tuple[float, int]]] = {}  # input partition -> (time, committed) at changes
         self.events: list[tuple[str, float, list[int] | None]] = []  # (fault, time, committed-offset floors)
         self.notes: list[str] = []
@@ -375,6 +379,7 @@ class Run:
         if m:
             with self.lock:
                 self.metrics[pid] = m
+                self.most_dormant = max(self.most_dormant, m.get("agentwatch_dormant_tasks{}", 0.0))
         return m
 
     def kill(self, w: LocalWorker) -> None:
@@ -731,7 +736,8 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
                     read = list(run.metrics.values())
                 ok, bad = (total(read, f'agentwatch_records{{status="{status}"') for status in ("ok", "malformed"))
                 row.notes.append(f"input records read (last scrape of each worker process, re-reads included): "
-                                 f"ok {ok:.0f}, malformed {bad:.0f}, of {len(run.records)} produced")
+                                 f"ok {ok:.0f}, malformed {bad:.0f}, of {len(run.records)} produced; "
+                                 f"at most {run.most_dormant:.0f} dormant tasks in a worker")
                 live_alerts = read_topic(broker.bootstrap, settings.alerts_topic)
                 live_tasks = read_topic(broker.bootstrap, settings.tasks_topic)
                 live_flagged = read_keyed(broker.bootstrap, settings.flagged_topic)
@@ -757,7 +763,12 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
             run.stop_all()
             run.close()
             row.notes = run.notes + row.notes
-        shutil.rmtree(tmp, ignore_errors=True)
+        if row.bad():  # what it takes to find out why: worker and broker logs, the input (replay's format), outputs
+            for name, values in (("live_alerts.jsonl", live_alerts), ("live_tasks.jsonl", live_tasks)):
+                (tmp / name).write_bytes(b"\n".join(values))
+            row.notes.append(f"kept for diagnosis: {tmp} (worker*/ logs, input.otlp, live_*.jsonl)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     for r in row.recovery:
         say(f"  recovery {r}")
     row.seconds = time.monotonic() - t0
