@@ -251,7 +251,11 @@ class PacedProducer(threading.Thread):
             self.delivered[msg.partition()] += 1
 
     def run(self) -> None:
+        # Idempotent: a retried produce request (a broker slow to answer while groups rebalance) would otherwise
+        # write its records twice, and the workers would count both copies (they are other offsets) while the
+        # reference counts the record once. Duplicated input is checked after each run.
         p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0, "batch.num.messages": 1, "acks": "all",
+                      "enable.idempotence": True,
                       "queue.buffering.max.messages": len(self.records) + 10,
                       "queue.buffering.max.kbytes": 1 << 21})
         try:
@@ -742,6 +746,10 @@ def run_experiment(key: str, base: list[bytes], policy: Path) -> Row:
                 live_tasks = read_topic(broker.bootstrap, settings.tasks_topic)
                 live_flagged = read_keyed(broker.bootstrap, settings.flagged_topic)
                 row.dlq = len(read_topic(broker.bootstrap, settings.dlq_topic))
+                logged = len(read_topic(broker.bootstrap, settings.spans_topic))
+                if logged != len(run.records):
+                    row.notes.append(f"the input topic holds {logged} records for {len(run.records)} produced: "
+                                     "the workers read the copies, the reference does not")
                 row.recovery = run.recovery()
                 run.stop_all()
                 run.close()

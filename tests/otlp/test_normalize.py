@@ -1,6 +1,8 @@
 """Every vocabulary, built with the real SDK and OTLP encoder, normalizes to the same facts."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentwatch.demo.synth import VOCABS, Step, Task
 from agentwatch.model import AGENT, LLM, OTHER, TOOL
@@ -75,3 +77,14 @@ def test_errors_and_evaluations():
 def test_canonical_args(a, b):
     assert canonical_args_hash(a) == canonical_args_hash(b)
     assert canonical_args_hash('{"q": "x"}') != canonical_args_hash('{"q": "y"}')
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(), st.from_regex(r"evaluations[.\-/0-9a-z]{0,12}", fullmatch=True)))
+def test_the_evaluations_prefix_test_is_startswith(key: str) -> None:
+    """normalize tests every unmatched key for OpenInference's `evaluations.` prefix by two comparisons: the
+    same answer as str.startswith on any text."""
+    from agentwatch.otlp import normalize
+    from agentwatch.otlp.vocab import OI_EVALUATIONS_PREFIX
+
+    assert (normalize._OI_LO <= key < normalize._OI_HI) == key.startswith(OI_EVALUATIONS_PREFIX)

@@ -22,8 +22,47 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from ..model import AGENT, LLM, OTHER, TOOL, Resource, Span
 from . import vocab as v
+from .vocab import (  # module globals: one lookup each in the hot loop, not two (`v.X`)
+    AGENT_ID,
+    AGENT_NAME,
+    ARGS_HASH,
+    CACHE_READ_TOKENS,
+    CONVERSATION,
+    COST_CURRENCY,
+    ERROR_TYPE,
+    GENKIT_NAME,
+    GENKIT_OUTPUT,
+    GENKIT_SUBTYPE,
+    INPUT_TOKENS,
+    LF_TYPE,
+    LF_USAGE,
+    LLM_REQUEST_TYPE,
+    MODEL_NONE,
+    OI_KIND,
+    OI_METADATA,
+    OI_PARAMS,
+    OPERATION,
+    OUTPUT_TOKENS,
+    PROVIDER,
+    REASONING_TOKENS,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
+    TL_ENTITY,
+    TL_KIND,
+    TOOL_ARGS,
+    TOOL_INPUT,
+    TOOL_NAME,
+    TOTAL_TOKENS,
+    VERCEL_FUNCTION,
+    VERCEL_OP,
+)
 
 _STATUS_ERROR = 2
+_OP_KIND = v.OPERATION_KIND
+# `key.startswith(OI_EVALUATIONS_PREFIX)` as two comparisons, without a call (every unmatched key is tested):
+# the prefix <= key < the prefix with its last character's successor.
+_OI_LO = v.OI_EVALUATIONS_PREFIX
+_OI_HI = _OI_LO[:-1] + chr(ord(_OI_LO[-1]) + 1)
 _KEYS = v.KEYS
 _NUMERIC = v.NUMERIC
 _COST = v.REPORTED_COST
@@ -293,7 +332,7 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     key = kv.key
                     slot = keys_get(key)
                     if slot is None:
-                        if key.startswith(v.OI_EVALUATIONS_PREFIX):
+                        if _OI_LO <= key < _OI_HI:
                             if oi_evals is None:
                                 oi_evals = {}
                             _oi_evaluation(key, kv.value, oi_evals, span, errors)
@@ -313,74 +352,77 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                         if not 0 <= n < MAX_TOKENS or (type(n) is not int and not n.is_integer()):
                             errors.append(_invalid(name, key, any_value(val), "a token count"))
                             continue
-                        if slot == v.INPUT_TOKENS:
+                        if slot == INPUT_TOKENS:
                             span.input_tokens = int(n)
-                        elif slot == v.OUTPUT_TOKENS:
+                        elif slot == OUTPUT_TOKENS:
                             span.output_tokens = int(n)
-                        elif slot == v.CACHE_READ_TOKENS:
+                        elif slot == CACHE_READ_TOKENS:
                             span.cache_read_tokens = int(n)
-                        elif slot == v.REASONING_TOKENS:
+                        elif slot == REASONING_TOKENS:
                             span.reasoning_tokens = int(n)
-                        elif slot == v.TOTAL_TOKENS:
+                        elif slot == TOTAL_TOKENS:
                             span.total_tokens = int(n)
                         else:  # CACHE_WRITE_TOKENS (the cost is handled above)
                             span.cache_write_tokens = int(n)
-                    elif slot == v.OPERATION:
+                    elif slot == OPERATION:
                         op = val.string_value
-                    elif slot == v.REQUEST_MODEL:
+                    elif slot == REQUEST_MODEL:
                         if span.model is None:
                             span.model = _model_name(as_text(val))
-                    elif slot == v.RESPONSE_MODEL:
+                    elif slot == RESPONSE_MODEL:
                         model = as_text(val)
-                        if model and model != v.MODEL_NONE:
+                        if model and model != MODEL_NONE:
                             span.model = model
-                    elif slot == v.PROVIDER:
-                        span.provider = as_text(val)
-                    elif slot == v.AGENT_NAME:
-                        span.agent_name = as_text(val)
-                    elif slot == v.TOOL_NAME:
-                        span.tool_name = as_text(val)
-                    elif slot == v.TOOL_ARGS:
+                    elif slot == PROVIDER:
+                        text = val.string_value  # as_text's common case, without the call
+                        span.provider = text if text and len(text) <= MAX_LABEL else as_text(val)
+                    elif slot == AGENT_NAME:
+                        text = val.string_value  # as_text's common case, without the call
+                        span.agent_name = text if text and len(text) <= MAX_LABEL else as_text(val)
+                    elif slot == TOOL_NAME:
+                        text = val.string_value  # as_text's common case, without the call
+                        span.tool_name = text if text and len(text) <= MAX_LABEL else as_text(val)
+                    elif slot == TOOL_ARGS:
                         args = any_value(val)
-                    elif slot == v.TOOL_INPUT:
+                    elif slot == TOOL_INPUT:
                         tool_input = val
-                    elif slot == v.CONVERSATION:
+                    elif slot == CONVERSATION:
                         span.conversation_id = as_text(val)
-                    elif slot == v.ERROR_TYPE:
+                    elif slot == ERROR_TYPE:
                         span.error_type = _error_type(as_text(val))
-                    elif slot == v.AGENT_ID:
+                    elif slot == AGENT_ID:
                         span.agent_id = as_text(val)
-                    elif slot == v.TL_KIND:
+                    elif slot == TL_KIND:
                         tl = val.string_value
-                    elif slot == v.TL_ENTITY:
+                    elif slot == TL_ENTITY:
                         tl_entity = val.string_value
                         if len(tl_entity) > MAX_LABEL:
                             tl_entity = tl_entity[:MAX_LABEL]
-                    elif slot == v.OI_KIND:
+                    elif slot == OI_KIND:
                         oi = val.string_value
-                    elif slot == v.LF_TYPE:
+                    elif slot == LF_TYPE:
                         lf = val.string_value
-                    elif slot == v.LLM_REQUEST_TYPE:
+                    elif slot == LLM_REQUEST_TYPE:
                         llm_req = val.string_value
-                    elif slot == v.LF_USAGE:
+                    elif slot == LF_USAGE:
                         _langfuse_usage(span, key, val, errors)
-                    elif slot == v.VERCEL_OP:
+                    elif slot == VERCEL_OP:
                         vercel = val.string_value
-                    elif slot == v.VERCEL_FUNCTION:
+                    elif slot == VERCEL_FUNCTION:
                         function_id = as_text(val)
-                    elif slot == v.GENKIT_SUBTYPE:
+                    elif slot == GENKIT_SUBTYPE:
                         genkit = val.string_value
-                    elif slot == v.GENKIT_NAME:
+                    elif slot == GENKIT_NAME:
                         genkit_name = as_text(val)
-                    elif slot == v.GENKIT_OUTPUT:
+                    elif slot == GENKIT_OUTPUT:
                         genkit_output = val
-                    elif slot == v.OI_PARAMS:
+                    elif slot == OI_PARAMS:
                         oi_params = val
-                    elif slot == v.COST_CURRENCY:
+                    elif slot == COST_CURRENCY:
                         currency = val.string_value
-                    elif slot == v.OI_METADATA:
+                    elif slot == OI_METADATA:
                         metadata = val.string_value
-                    elif slot == v.ARGS_HASH:
+                    elif slot == ARGS_HASH:
                         span.args_hash = as_text(val)
                 if currency is not None and currency.upper() != "USD":
                     span.cost_usd = None
@@ -388,7 +430,10 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     _genkit(span, genkit, genkit_name, genkit_output, errors)
                 if span.total_tokens is not None:
                     _reported_total(span)
-                kind = span.kind = _classify(op, tl, llm_req, oi, lf, vercel, genkit, span)
+                kind = _OP_KIND.get(op) if op is not None else None  # _classify's first rule, without the call
+                if kind is None:
+                    kind = _classify(op, tl, llm_req, oi, lf, vercel, genkit, span)
+                span.kind = kind
                 if kind == LLM and span.model is None and oi_params is not None:
                     span.model = _request_model(oi_params)
                 elif metadata and oi == "CHAIN" and not span.parent_id and _langgraph_root(name, metadata):
