@@ -8,6 +8,11 @@ Run: .venv/bin/python benchmarks/core.py [--tasks N] [--repeat R]
   agentwatch does beyond that is the distance to close.
 - decode_record: agentwatch's decoder (validation, every vocabulary, normalized `Span`s).
 - full core: decode, task state, detectors, cost (`full_core`).
+- worker core: what one worker's code does with the same records, Kafka left out (`worker_core`): the stages of
+  stream/core.py (route with every partition local, tick, the per-agent stage, checkpoint) in the batch
+  sizes the worker sees, every output serialized and handed to a sink that drops it. The distance from the
+  full core is the shell's own cost; from here to a worker end to end (`pipeline.py`), the Kafka clients,
+  Faust and the machine.
 Each is reported as spans/s and as a share of the limit. All run in this process on the same records,
 interleaved, best of R, under the garbage-collector schedule of `agentwatch run`: the ratios are what
 matter (the machine is shared and noisy). Goals (issue #16): full core >= 60% of the limit.
@@ -24,12 +29,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _data import make_records, make_spans, mean_attributes
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+from prometheus_client import CollectorRegistry
 
 from agentwatch.engine import Engine
 from agentwatch.otlp.decode import decode_record, require_upb
 from agentwatch.otlp.vocab import KEYS
 from agentwatch.policy import Policy
 from agentwatch.process_tuning import tune_process
+from agentwatch.settings import Settings
+from agentwatch.sinks.metrics import Metrics
+from agentwatch.stream.core import Record, WorkerCore
+from agentwatch.stream.topology import AGENTS_TOPIC
 
 MAX = 1 << 26
 
@@ -89,7 +99,50 @@ def full_core(records: list[bytes]) -> int:
     return n
 
 
-STAGES = {"upb parse": parse_only, "the limit": limit, "decode_record": decode_only, "full core": full_core}
+class _Sink:
+    """Drops every output but the per-agent messages, which the agents stage reads back."""
+
+    def __init__(self) -> None:
+        self.agents: list[Record] = []
+
+    def send(self, topic, value, key=None, partition=None, headers=None) -> None:
+        if topic == AGENTS_TOPIC:
+            self.agents.append(Record(topic, partition, len(self.agents), value))
+
+
+ROUTE_SPANS = 2000  # spans per route batch: ~20 records of 100 spans, what a worker reads in 0.1 s at ~20k/s
+PARTITIONS = 4
+
+
+def worker_core(records: list[bytes]) -> int:
+    """The worker's stages on `records`, Kafka left out: route batches of ~ROUTE_SPANS spans (every partition
+    local, as with one worker), a tick and the per-agent stage every 10 batches, a checkpoint every 28 (the
+    worker's 1 s tick and 2.8 s commits at ~20k spans/s)."""
+    sink, registry = _Sink(), CollectorRegistry()
+    core = WorkerCore(Settings(partitions=PARTITIONS), Policy(), Metrics(200, registry), sink,
+                      input_partitions=PARTITIONS)
+    core.assign(set(range(PARTITIONS)), set(range(PARTITIONS)), [], [])
+    core.shortcut.local = frozenset(range(PARTITIONS))
+    first = sum(len(ss.spans) for rs in TracesData.FromString(records[0]).resource_spans for ss in rs.scope_spans)
+    per_batch = max(1, ROUTE_SPANS // max(1, first))
+    for b, start in enumerate(range(0, len(records), per_batch)):
+        batch = [Record("otlp_spans", i % PARTITIONS, i // PARTITIONS, records[i])
+                 for i in range(start, min(start + per_batch, len(records)))]
+        core.route(batch, wall_ns=time.time_ns())
+        if b % 10 == 9:
+            core.tick(time.time_ns())
+            core.agents(sink.agents)
+            sink.agents = []
+        if b % 28 == 27:
+            core.write_state(core.checkpoint())
+    core.tick(time.time_ns())
+    core.write_state(core.checkpoint())
+    return int(sum(registry.get_sample_value("agentwatch_spans_total", {"kind": k}) or 0
+                   for k in ("other", "llm", "tool", "agent")))
+
+
+STAGES = {"upb parse": parse_only, "the limit": limit, "decode_record": decode_only, "full core": full_core,
+          "worker core": worker_core}
 
 
 def best_rate(fn, records: list[bytes], repeat: int) -> float:
