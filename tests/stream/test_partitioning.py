@@ -1,5 +1,6 @@
 """In place, a task lives where the Collector put its trace: the partition its exporter hashes the key to."""
 
+import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,3 +41,38 @@ def test_in_place_moves_task_homes_but_not_agents() -> None:
     agent = next(a for a in (f"agent-{i}" for i in range(100)) if collector_partition(a, 8) != partition_for(a, 8))
     assert core.partition(trace) == collector_partition(trace, 8)
     assert core.agent_partition(agent) == partition_for(agent, 8)
+
+
+@pytest.mark.parametrize("task_key", ["trace", "conversation"])
+def test_route_sends_each_span_to_its_tasks_home(task_key: str) -> None:
+    """Route finds a trace's home once per run of its spans (trace keys); with conversation keys, per span. Either
+    way every span reaches the partition of its task key, over the re-key topic when no partition is local."""
+    import random
+
+    from agentwatch.demo.synth import Step, Task
+    from agentwatch.policy import Policy
+    from agentwatch.settings import Settings
+    from agentwatch.sinks.metrics import Metrics
+    from agentwatch.stream.core import Record, WorkerCore
+    from agentwatch.stream.topology import INTERNAL_TOPIC
+    from agentwatch.stream.wire import decode_batch
+    from otel_helpers import T0, record_of
+
+    class Sink:
+        def __init__(self) -> None:
+            self.sent: list[tuple[int, bytes]] = []
+
+        def send(self, topic, value, key=None, partition=None, headers=None) -> None:
+            if topic == INTERNAL_TOPIC:
+                self.sent.append((partition, value))
+
+    random.seed(5)
+    steps = [Step("llm", input_tokens=5, output_tokens=1), Step("tool", tool="t", args={"a": 1})]
+    tasks = [(Task(f"a{i}", steps, conversation_id=f"conv-{i % 3}"), T0 + i * 10**9) for i in range(12)]
+    sink = Sink()
+    core = WorkerCore(Settings(partitions=8, task_key=task_key), Policy(), Metrics(10), sink, input_partitions=8)
+    core.route([Record("otlp_spans", 0, 0, record_of(tasks))], wall_ns=T0)
+    homes = {(p, s.span_id): core.partition(core.engine.task_key(s))
+             for p, value in sink.sent for s in decode_batch(value).spans}
+    assert len(homes) == 12 * 3 and len({h for h in homes.values()}) > 1
+    assert all(p == home for (p, _), home in homes.items())

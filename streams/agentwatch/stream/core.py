@@ -134,6 +134,7 @@ class WorkerCore:
         clock is years ahead would otherwise close or stall every open task of the partition at once."""
         s = self.settings
         key_of = self.engine.task_key
+        by_trace = self.engine.config.task_key == "trace"  # then a span's home is its trace's: found once per run
         by_partition: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
         watermarks: dict[int, int] = {}
         for msg in records:
@@ -155,10 +156,16 @@ class WorkerCore:
                 self.dead_letter(msg, first.reason, why, partial=True)
             newest = watermarks.get(msg.partition, 0)
             src, offset = msg.partition, msg.offset
+            trace, home = "", by_partition[0]
             for span in decoded.spans:
                 span.src = src
                 span.offset = offset
-                by_partition[self.partition(key_of(span))].append(span)
+                if not by_trace:
+                    home = by_partition[self.partition(key_of(span))]
+                elif span.trace_id != trace:  # a record holds its traces' spans together
+                    trace = span.trace_id
+                    home = by_partition[self.partition(trace)]
+                home.append(span)
                 if span.end_ns > newest:
                     newest = span.end_ns
             watermarks[msg.partition] = newest
