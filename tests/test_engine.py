@@ -473,3 +473,50 @@ class _Recording(NullObserver):
 
     def tool(self, agent: str, tool: str, status: str, n: int) -> None:
         self.tool_calls.append((agent, tool, status, n))
+
+
+def _copy(spans, offset: int):
+    """The spans of one record as read at input offset `offset` of source 0 (a fresh decode: new objects)."""
+    for s in spans:
+        s.src, s.offset = 0, offset
+    return spans
+
+
+def test_a_record_written_twice_upstream_counts_once() -> None:
+    """A producer retrying without idempotence writes a record twice: two offsets, the same spans. The task
+    counts each span once (its last MAX_SEEN_SPANS span IDs), whichever batch the copy comes in."""
+    random.seed(7)
+    task = Task("bot", [Step("llm", input_tokens=100, output_tokens=10), Step("tool", tool="t", args={"a": 1})] * 2)
+    rec = record_of([(task, T0)])
+    once = Engine(Policy())
+    once.process(_copy(decode(rec), 5))
+    (expected,) = once.flush().summaries
+    for layout in ("two batches", "one batch"):
+        seen = _Counting()
+        e = Engine(Policy(), observer=seen)
+        first, second = _copy(decode(rec), 5), _copy(decode(rec), 9)
+        if layout == "one batch":
+            e.process(first + second)
+        else:
+            e.process(first)
+            e.process(second)
+        (summary,) = e.flush().summaries
+        assert summary == expected and seen.duplicates == len(first), layout
+
+
+def test_a_span_seen_more_than_max_seen_spans_ago_counts_again() -> None:
+    """The bound: a task remembers its last MAX_SEEN_SPANS span IDs; a copy arriving later counts."""
+    from agentwatch.tasks import MAX_SEEN_SPANS
+
+    random.seed(8)
+    spans = decode(record_of([(Task("bot", [Step("llm", input_tokens=1, output_tokens=1)] * (MAX_SEEN_SPANS + 1),
+                                    end_root=False), T0)]))
+    llm = sorted((s for s in spans if s.kind == LLM), key=lambda s: s.start_ns)
+    e = Engine(Policy())
+    e.process(_copy(llm, 1))
+    (t,) = e.tasks.values()
+    assert t.llm_calls == MAX_SEEN_SPANS + 1 and len(t.seen_spans) == MAX_SEEN_SPANS
+    e.process(_copy([llm[-1]], 2))  # within the window: dropped
+    assert t.llm_calls == MAX_SEEN_SPANS + 1
+    e.process(_copy([next(s for s in llm if s.span_id not in t.seen_spans)], 3))  # fell out of it: counted
+    assert t.llm_calls == MAX_SEEN_SPANS + 2

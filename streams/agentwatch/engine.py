@@ -205,6 +205,12 @@ class Engine:
             self.tasks[key] = task
             self.dirty.add(key)
             absorb(task.absorbed, group)
+            unseen = task.unseen(group)  # a record written twice upstream: same spans, other offsets
+            if len(unseen) < len(group):
+                duplicates += len(group) - len(unseen)
+                if not unseen:
+                    continue
+                group = unseen
             rule = self.policy.rule_for(task.agent)
             task.loop_threshold = rule.tool_repeat or 0
             had_root, last_end = task.root_end_ns, task.end_ns

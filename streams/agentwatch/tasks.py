@@ -40,6 +40,9 @@ MAX_SCORES = 16
 MAX_EVIDENCE = 8
 MAX_PENDING = 64
 MAX_RECENT = 64  # calls kept for loop judging: the reorder window for late arrivals
+# A task's last span IDs, to drop a span that arrives again in another record (a producer upstream retrying
+# without idempotence resends its last requests: the copy comes soon after the original).
+MAX_SEEN_SPANS = 64
 # Each token count is < 2**53 (the decoder's bound); a task's totals saturate here, so three of them still add
 # up within the 64-bit integers JSON consumers (and orjson) accept.
 MAX_TASK_TOKENS = 2**61
@@ -96,6 +99,7 @@ class TaskState:
         "root_end_ns",
         "root_error",
         "scores",
+        "seen_spans",
         "start_ns",
         "task_id",
         "tok_cache",
@@ -160,6 +164,9 @@ class TaskState:
         self.pending_tools: dict[tuple[str, str], int] = {}
         # Source ID -> newest input offset folded in (`fresh`, `absorb`): what makes re-reading idempotent.
         self.absorbed: dict[int, int] = {}
+        # The last MAX_SEEN_SPANS span IDs folded in, oldest first (a dict: ordered, and the persisted form
+        # round-trips exactly): the same span in two records counts once (`unseen`).
+        self.seen_spans: dict[str, None] = {}
 
     # -- derived ----------------------------------------------------------------------------------
     def tokens(self) -> tuple[int, int, int, int, int]:
@@ -219,6 +226,20 @@ class TaskState:
             self.tok_cache, self.tok_reason = min(self.tok_cache, cap), min(self.tok_reason, cap)
             for acc in self.pending_llm.values():
                 acc[1:5] = [min(n, cap) for n in acc[1:5]]
+
+    def unseen(self, spans: list[Span]) -> list[Span]:
+        """The spans of `spans` whose ID is not among the task's last MAX_SEEN_SPANS, now remembered."""
+        seen = self.seen_spans
+        out = []
+        for s in spans:
+            sid = s.span_id
+            if sid in seen:
+                continue
+            seen[sid] = None
+            if len(seen) > MAX_SEEN_SPANS:
+                del seen[next(iter(seen))]
+            out.append(s)
+        return out
 
     def _failed(self, s: Span) -> None:
         spans = self.error_spans
@@ -374,6 +395,7 @@ class TaskState:
         d = {k: getattr(self, k) for k in self.__slots__ if k[0] != "_"}
         d["resource"] = self.resource.as_tuple()
         d["absorbed"] = list(self.absorbed.items())
+        d["seen_spans"] = list(self.seen_spans)
         d["pending_llm"] = [[*k, *v] for k, v in self.pending_llm.items()]
         d["pending_tools"] = [[*k, v] for k, v in self.pending_tools.items()]
         d["kept"] = None if self.kept is None else self.kept.to_doc()
@@ -383,7 +405,7 @@ class TaskState:
     def from_dict(cls, d: dict[str, Any]) -> TaskState:
         t = cls.__new__(cls)
         for k in cls.__slots__:
-            if k[0] != "_" and k not in _ADDED and k != "kept":
+            if k[0] != "_" and k not in _ADDED and k not in ("kept", "seen_spans"):
                 setattr(t, k, d[k])
         for k, default in _ADDED.items():  # absent from state persisted by 0.1.0
             setattr(t, k, d.get(k, default()))
@@ -393,6 +415,7 @@ class TaskState:
         t.absorbed = {src: off for src, off in d["absorbed"]}
         t.pending_llm = {tuple(row[:3]): list(row[3:]) for row in d["pending_llm"]}
         t.pending_tools = {(row[0], row[1]): row[2] for row in d["pending_tools"]}
+        t.seen_spans = dict.fromkeys(d.get("seen_spans", ()))  # absent from state persisted before it was kept
         kept = d.get("kept")  # absent from state persisted before tail-keep
         t.kept = None if kept is None else KeptSpans.from_doc(kept)
         return t
