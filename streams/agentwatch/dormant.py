@@ -1,7 +1,7 @@
 """Dormant tasks: an open task with no span for a while, held as its compressed changelog form.
 
 Agents wait on people, on long tools, on queues: a worker can hold tens of thousands of open tasks that
-have not moved for minutes. As live objects each costs ~5.5 KiB of RSS (`benchmarks/memory.py`: a dozen
+have not moved for minutes. As live objects each costs ~6 KiB of RSS (`benchmarks/memory.py`: a dozen
 small dicts and lists); held as the zlib-compressed JSON of `TaskState.to_dict` (the form the changelog
 already stores and recovers from) it costs ~1 KiB. `Dormant` keeps beside that blob only what
 `Engine.tick` reads to decide whether anything is due for the task (its times, its agent, the rules that
