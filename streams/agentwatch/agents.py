@@ -28,6 +28,7 @@ from .detectors.silence import SilenceDetector
 from .model import Finding
 from .policy import Policy
 from .sinks.alerts import alert_json
+from .tasks import remember
 
 MAX_RECENT_TASKS = 256
 
@@ -63,12 +64,8 @@ class AgentStage:
                     del recent[oldest]
                     absorbed.pop(oldest, None)
                 seen = recent[agent] = {}
-            task_id = str(summary["task_id"])
-            if task_id in seen:
+            if not remember(seen, str(summary["task_id"]), MAX_RECENT_TASKS):
                 continue
-            seen[task_id] = None
-            if len(seen) > MAX_RECENT_TASKS:
-                del seen[next(iter(seen))]
             touched.add(agent)
             alerts += self.observe_summary(summary)
         for late in late_scores:

@@ -300,9 +300,8 @@ class Engine:
         for task in list(self.tasks.values()):
             if task_now is not None:
                 now_ns = task_now(task.task_id)
-            if not task.open:
+            if not task.open:  # live: only open tasks are frozen (Dormant.open)
                 if now_ns >= (task._close_at_ns or task.root_end_ns + grace_ns):
-                    task = self._awake(task)
                     self._close(task, "error" if task.failed else "ok", out)
                 continue
             rule = self.policy.rule_for(task.agent)

@@ -64,6 +64,17 @@ def bump(counts: dict[str, int], key: str, cap: int, n: int = 1) -> None:
     counts[key] = counts.get(key, 0) + n
 
 
+def remember(seen: dict[str, None], key: str, cap: int) -> bool:
+    """False if `key` is among the last `cap` keys of `seen` (oldest first); else True, and it is now, the oldest
+    forgotten beyond `cap`. A dict, not a set: ordered, so its persisted form round-trips exactly."""
+    if key in seen:
+        return False
+    seen[key] = None
+    if len(seen) > cap:
+        del seen[next(iter(seen))]
+    return True
+
+
 class TaskState:
     """Everything agentwatch keeps about one open task."""
 
@@ -164,8 +175,8 @@ class TaskState:
         self.pending_tools: dict[tuple[str, str], int] = {}
         # Source ID -> newest input offset folded in (`fresh`, `absorb`): what makes re-reading idempotent.
         self.absorbed: dict[int, int] = {}
-        # The last MAX_SEEN_SPANS span IDs folded in, oldest first (a dict: ordered, and the persisted form
-        # round-trips exactly): the same span in two records counts once (`unseen`).
+        # The last MAX_SEEN_SPANS span IDs folded in, oldest first (`remember`): the same span in two records
+        # counts once (`unseen`).
         self.seen_spans: dict[str, None] = {}
 
     # -- derived ----------------------------------------------------------------------------------
@@ -230,16 +241,7 @@ class TaskState:
     def unseen(self, spans: list[Span]) -> list[Span]:
         """The spans of `spans` whose ID is not among the task's last MAX_SEEN_SPANS, now remembered."""
         seen = self.seen_spans
-        out = []
-        for s in spans:
-            sid = s.span_id
-            if sid in seen:
-                continue
-            seen[sid] = None
-            if len(seen) > MAX_SEEN_SPANS:
-                del seen[next(iter(seen))]
-            out.append(s)
-        return out
+        return [s for s in spans if remember(seen, s.span_id, MAX_SEEN_SPANS)]
 
     def _failed(self, s: Span) -> None:
         spans = self.error_spans
