@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/pipeline.py [--records 2000] [--spans-per-record 100] [--partitions 4]
      [--workers 1 2] [--runs 1] [--profile] [--event-time recent|past] [--tail-keep on|off|both]
+     [--worker-env AGENTWATCH_X=V ...]
 
 Same OTLP records everywhere (SDK-made GenAI traces, ~16 attributes a span, tiled with fresh trace IDs).
 - in this process first: upb parse, the limit (parse + minimal extraction), decode_record and the full core
@@ -78,13 +79,24 @@ WORKER_MAIN = (
 _SAMPLE = re.compile(r'^(agentwatch_[a-z_]+?)(?:_total)?(?:\{([^}]*)\})? ([0-9.eE+-]+)$')
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat from its third field on (empty if the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def cpu_s(pid: int) -> float:
     """utime + stime of `pid` in seconds (0 if it is gone)."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(f[11]) + int(f[12])) / TICKS
+    f = _stat(pid)
+    return (int(f[11]) + int(f[12])) / TICKS if f else 0.0
+
+
+def minor_faults(pid: int) -> int:
+    """Minor page faults of `pid` so far: each first touch of freshly mapped memory (0 if it is gone)."""
+    f = _stat(pid)
+    return int(f[7]) if f else 0
 
 
 def scrape(port: int, names: tuple[str, ...] = ()) -> dict[str, float]:
@@ -133,6 +145,7 @@ class Result:
     commit_s: float | None = None  # first consume -> group's offsets at the end of both topics
     produce_s: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds in the measured interval
+    faults: dict[str, int] = field(default_factory=dict)  # process -> minor page faults in the interval
     metrics: dict[str, float] = field(default_factory=dict)
     summaries: int = 0
     log_problems: list[str] = field(default_factory=list)
@@ -334,7 +347,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, partitions: int,
             profile: bool = False, commit_interval_s: float = 2.8,
-            keys: list[str] | None = None, tail_keep: bool = True) -> Result:
+            keys: list[str] | None = None, tail_keep: bool = True, env: dict[str, str] | None = None) -> Result:
     res = Result(workers, n_spans)
     topic = f"bench_spans_{workers}"
     tmp = Path(tempfile.mkdtemp(prefix=f"agentwatch-bench-{workers}w-"))
@@ -347,7 +360,7 @@ def run_e2e(records: list[bytes], n_spans: int, n_tasks: int, workers: int, part
                 for i in range(workers):
                     procs.append(start_worker(broker, topic, partitions, tmp, i, commit_interval_s,
                                              keyed=bool(keys),
-                                             extra_env={"AGENTWATCH_TAIL_KEEP": str(tail_keep).lower()}))
+                                             extra_env={"AGENTWATCH_TAIL_KEEP": str(tail_keep).lower(), **(env or {})}))
                 wait_ready(procs, res)
                 if profile:
                     spy = start_profiler(procs[0].proc.pid, tmp / "profile.txt")
@@ -402,15 +415,17 @@ def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: i
 
     t_start = t_end = None
     cpu0: dict[str, float] = {}
+    faults0: dict[str, int] = {}
     ok = spans = 0.0
     scrapes = 0
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         now = time.perf_counter()
         cpu_now = {k: cpu_s(p) for k, p in pids.items() if p}
+        faults_now = {k: minor_faults(p) for k, p in pids.items() if p}
         samples = [scrape(w.port, PROGRESS) for w in procs]
         if t_start is None and total(samples, "agentwatch_records{") > 0:
-            t_start, cpu0 = now, cpu_now
+            t_start, cpu0, faults0 = now, cpu_now, faults_now
         ok = total(samples, 'agentwatch_records{status="ok"}')
         res.peak_open = max(res.peak_open, total(samples, "agentwatch_active_tasks{"))
         res.peak_paused = max(res.peak_paused, total(samples, "agentwatch_input_partitions_paused{"))
@@ -419,6 +434,7 @@ def measure(broker: EmbeddedBroker, topic: str, records: list[bytes], n_spans: i
             t_end = now
             measured()
             res.cpu = {k: cpu_now[k] - cpu0.get(k, 0.0) for k in cpu_now}
+            res.faults = {k: faults_now[k] - faults0.get(k, 0) for k in faults_now}
             res.notes.append(f"{scrapes} /metrics scrapes per worker during the measurement")
             break
         if any(w.proc.poll() is not None for w in procs):
@@ -501,6 +517,9 @@ def report(res: Result, n_tasks: int) -> None:
     print(f"  {res.workers} worker(s): {wall:.2f}s for {res.spans:,} spans; produce took {res.produce_s:.2f}s; "
           f"offsets committed at +{commit}")
     print(f"    CPU in the interval (share of one core): {cpu}")
+    faults = ", ".join(f"{k} {n:,}" for k, n in res.faults.items() if k.startswith("worker"))
+    if faults:
+        print(f"    minor page faults in the interval: {faults}")
     ok = metric_sum(res, 'agentwatch_records{status="ok"}')
     print(f"    records ok {ok:.0f}, "
           f"spans {metric_sum(res, 'agentwatch_spans{'):.0f}, dlq {metric_sum(res, 'agentwatch_dlq{'):.0f}, "
@@ -550,7 +569,12 @@ def main() -> None:
     ap.add_argument("--keyed", action="store_true",
                     help="input as the Collector writes it with partition_traces_by_id (one record per trace, "
                          "keyed, hashed like its exporter); workers with AGENTWATCH_INPUT_KEYED_BY_TRACE=true")
+    ap.add_argument("--worker-env", action="append", default=[], metavar="AGENTWATCH_X=V",
+                    help="a setting for every worker (repeatable): to measure one setting's effect")
     args = ap.parse_args()
+    worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
+    if not all(k.startswith("AGENTWATCH_") for k in worker_env):
+        ap.error("--worker-env takes AGENTWATCH_NAME=value")
     require_upb()
 
     t = time.perf_counter()
@@ -600,7 +624,7 @@ def main() -> None:
             pair = []
             for keep in keep_modes:
                 r = run_e2e(records, n_spans, n_tasks, w, args.partitions, profile=args.profile,
-                            commit_interval_s=args.commit_interval, keys=keys, tail_keep=keep)
+                            commit_interval_s=args.commit_interval, keys=keys, tail_keep=keep, env=worker_env)
                 print(f"  tail-keep {'on' if keep else 'off'}:")
                 report(r, n_tasks)
                 pair.append(r)

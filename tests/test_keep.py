@@ -7,7 +7,7 @@ import orjson
 
 from agentwatch.demo.synth import Step, Task
 from agentwatch.engine import Engine, EngineConfig, NullObserver
-from agentwatch.keep import KeptSpans, decode_rows, encode_row, flagged_headers, from_headers
+from agentwatch.keep import KeptSpans, decode_rows, encode_rows, flagged_headers, from_headers
 from agentwatch.otlp.encode import to_traces
 from agentwatch.policy import Policy, parse_policy
 from agentwatch.tasks import TaskState
@@ -87,11 +87,12 @@ def test_the_per_task_bound_keeps_the_first_and_the_last_spans() -> None:
     k.add(spans, max_spans=4, max_bytes=1 << 20)
     assert [s.span_id for s in decode_rows(k.rows)] == [s.span_id for s in spans[:2] + spans[-2:]]
     assert k.cut == len(spans) - 4
-    row = len(encode_row(spans[0]))
+    row = len(next(encode_rows(spans[:1])))
     k = KeptSpans()
     k.add(spans, max_spans=1000, max_bytes=4 * row + row // 2)  # room for about four rows
     assert len(k.rows) < len(spans) and k.nbytes <= 4 * row + row // 2 and k.cut == len(spans) - len(k.rows)
-    assert k.rows[0] == encode_row(spans[0]) and k.rows[-1] == encode_row(spans[-1])
+    rows = list(encode_rows(spans))
+    assert k.rows[0] == rows[0] and k.rows[-1] == rows[-1]
 
 
 def test_a_truncated_flagged_task_says_so() -> None:
@@ -107,7 +108,7 @@ def test_a_truncated_flagged_task_says_so() -> None:
 def test_over_the_worker_bound_the_least_recently_updated_buffers_go_first_and_count() -> None:
     obs = Recorder()
     first = decode(record_of([(loop_task("a"), T0)]))
-    one = sum(len(encode_row(s)) for s in first)
+    one = sum(map(len, encode_rows(first)))
     e = engine(obs, keep_max_worker_bytes=one + one // 2)
     e.process(first)                                          # task a: open until the grace after its root
     e.process(decode(record_of([(healthy_task("b"), T0 + 10**9)])))
@@ -187,8 +188,22 @@ def test_a_kept_row_holds_little_more_memory_than_its_bytes() -> None:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        rows = [encode_row(s) for s in spans]
+        rows = list(encode_rows(spans))
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
     assert held < 1.5 * sum(map(len, rows)) + 100 * len(rows)
+
+
+def test_rows_of_spans_from_several_resources_each_carry_their_own() -> None:
+    """`encode_rows` encodes a resource once per run of its spans: interleaved resources must not mix."""
+    from agentwatch.model import Resource
+
+    spans = decode(record_of([(healthy_task(), T0)]))
+    resources = [Resource("svc-a", "ns"), Resource("svc-b", "", "pod-1", "dep"), Resource()]
+    for i, s in enumerate(spans):
+        s.resource = resources[i % 3]
+    back = decode_rows(list(encode_rows(spans)))
+    assert [s.resource for s in back] == [s.resource for s in spans]
+    assert [[getattr(b, f) for f in ("span_id", "name", "input_tokens", "args_hash")] for b in back] == [
+        [getattr(s, f) for f in ("span_id", "name", "input_tokens", "args_hash")] for s in spans]

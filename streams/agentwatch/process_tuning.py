@@ -9,12 +9,16 @@ records the collector took 24% of the worker core's time. agentwatch's own state
 exception tracebacks) and dies young, so a rarer young collection still frees it, and a full one still runs,
 less often.
 
-C heap. Every input record passes through blocks of tens of KiB that live for one batch (the record's bytes,
-upb's parse arena, serialized outputs), between the small objects of open tasks that live for minutes.
-glibc serves blocks under its mmap threshold (128 KiB, raised dynamically) from the heap, and a heap only
-shrinks from its top: the long-lived objects pin the holes the short-lived blocks leave, and RSS grew ~22 KiB
-per open task, four times the tasks' own objects (`benchmarks/memory.py`). Blocks from 32 KiB up are mapped
-and unmapped on their own instead (a few system calls per record, not measurable in throughput).
+C heap. glibc serves a block under its mmap threshold from the heap, a larger one by mapping fresh pages
+(each first touch a page fault, each free an munmap). A worker's big blocks live for one batch: the record
+bytes (~70 KiB), asyncio's 256 KiB socket reads, aiokafka's fetch responses (MiBs), upb's parse arena. Fixed at
+4 MiB, the threshold keeps all but the largest on the heap, where the next batch reuses them: at 32 KiB (this
+module's earlier setting) a worker took 278k minor faults per 2,000-record benchmark run instead of 180k and
+~9% more CPU (`benchmarks/pipeline.py`: one worker 39-47% of the core over six runs, 42-51% over five at 4 MiB).
+The 32 KiB setting was made against heap holes pinned by long-lived task objects (RSS per open task 18.6 KiB
+under glibc's dynamic threshold, when tasks were first measured); `benchmarks/memory.py` no longer shows
+that: RSS per open task is the same at 32 KiB, 4 MiB and the dynamic default (1,468 bytes dormant, 6,333 live,
+1,897 with tail-keep). Fixed rather than dynamic, so blocks from 4 MiB up still go back to the system.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import gc
 # (young, middle, old): a young collection every 50,000 net allocations, a middle one every 20 of those,
 # a full one every 10 middle ones (CPython's default: 700, 10, 10).
 GC_THRESHOLDS = (50_000, 20, 10)
-MMAP_THRESHOLD = 32 * 1024
+MMAP_THRESHOLD = 4 * 1024 * 1024
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
 
 
@@ -39,8 +43,8 @@ def schedule_gc() -> None:
 
 
 def map_large_blocks(libc_name: str | None = None) -> bool:
-    """glibc only (musl and others keep their allocator's behaviour): blocks from MMAP_THRESHOLD up are mapped
-    on their own. True if the setting took."""
+    """glibc only (musl and others keep their allocator's behaviour): blocks under MMAP_THRESHOLD come from the
+    heap, larger ones are mapped on their own. True if the setting took."""
     name = libc_name if libc_name is not None else ctypes.util.find_library("c")
     if not name:
         return False

@@ -61,3 +61,63 @@ def test_tail_keep_counts_tasks_and_bytes_by_status_and_reason():
     text = _text(m)
     assert 'agentwatch_tail_keep_tasks_total{reason="worker_bytes",status="dropped"} 1.0' in text
     assert 'agentwatch_tail_keep_bytes_total{reason="worker_bytes",status="dropped"}' in text
+
+
+def test_histograms_expose_cumulative_buckets_count_and_sum():
+    """The dict-backed histograms expose what prometheus_client's did: `le` as Go floats, cumulative counts,
+    `_count` equal to the +Inf bucket, `_sum`; a value on a bound counts in that bound's bucket (le)."""
+    m = Metrics()
+    for total, tools in ((100, 0), (150, 2), (1e7, 3)):
+        m.task_closed({"agent": "a", "outcome": "ok", "tokens": {"total": total}, "cost_usd": None,
+                       "duration_s": 1.0, "tool_calls": tools, "scores": {}})
+    get = m.registry.get_sample_value
+    assert get("agentwatch_task_tokens_bucket", {"agent": "a", "le": "100.0"}) == 1  # 100 <= 100
+    assert get("agentwatch_task_tokens_bucket", {"agent": "a", "le": "1000.0"}) == 2
+    assert get("agentwatch_task_tokens_bucket", {"agent": "a", "le": "5e+06"}) == 2
+    assert get("agentwatch_task_tokens_bucket", {"agent": "a", "le": "+Inf"}) == 3
+    assert get("agentwatch_task_tokens_count", {"agent": "a"}) == 3
+    assert get("agentwatch_task_tokens_sum", {"agent": "a"}) == 100 + 150 + 1e7
+    assert get("agentwatch_task_tool_calls_bucket", {"agent": "a", "le": "0.0"}) == 1
+    assert get("agentwatch_task_cost_usd_count", {"agent": "a"}) is None  # no cost: no observation
+
+
+def test_unlabelled_counters_show_zero_from_the_start_and_a_scrape_can_ask_by_name():
+    m = Metrics()
+    text = generate_latest(m.registry.restricted_registry(["agentwatch_late_spans_total"])).decode()
+    assert "agentwatch_late_spans_total 0.0" in text and "agentwatch_tool_calls" not in text
+    m.late_spans(3)
+    m.tool("a", "t", "ok", 2)
+    text = generate_latest(m.registry.restricted_registry(["agentwatch_late_spans_total",
+                                                           "agentwatch_tool_calls_total"])).decode()
+    assert "agentwatch_late_spans_total 3.0" in text
+    assert 'agentwatch_tool_calls_total{agent="a",status="ok",tool="t"} 2.0' in text
+
+
+def test_a_scrape_while_the_worker_adds_series_never_fails():
+    """The HTTP thread collects while the worker thread inserts new label sets: each family is copied before
+    it is read, so a scrape never sees a dict change size under it."""
+    import threading
+
+    m = Metrics(max_label_values=100_000)
+    stop, errors = threading.Event(), []
+
+    def scrape():
+        while not stop.is_set():
+            try:
+                generate_latest(m.registry)
+            except Exception as exc:  # pragma: no cover - the failure this test is for
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=scrape)
+    t.start()
+    try:
+        for i in range(20_000):
+            m.tool(f"agent{i % 500}", f"tool{i}", "ok", 1)
+            m.evaluation_score(f"agent{i % 500}", f"ev{i % 50}", 0.5)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+    assert m.registry.get_sample_value("agentwatch_tool_calls_total",
+                                       {"agent": "agent7", "tool": "tool7", "status": "ok"}) == 1
