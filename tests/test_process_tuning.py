@@ -2,7 +2,7 @@
 
 import gc
 
-from agentwatch.process_tuning import GC_THRESHOLDS, map_large_blocks, schedule_gc
+from agentwatch.process_tuning import GC_THRESHOLDS, map_large_blocks, schedule_gc, tune_process
 
 
 def test_start_up_objects_are_frozen_and_the_schedule_applies() -> None:
@@ -21,3 +21,14 @@ def test_start_up_objects_are_frozen_and_the_schedule_applies() -> None:
 def test_large_blocks_are_mapped_on_glibc_and_elsewhere_nothing_fails() -> None:
     assert map_large_blocks()  # this machine's libc is glibc (Debian), as the worker's image
     assert not map_large_blocks("libnot-a-libc.so.0")
+
+
+def test_preloaded_start_up_work_runs_first_and_is_frozen() -> None:
+    before = gc.get_threshold()
+    loaded: list[object] = []
+    try:
+        tune_process(lambda: loaded.append({"price table": [object()]}))
+        assert loaded and not any(o is loaded[0] for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -39,8 +39,7 @@ def _replay(args: argparse.Namespace) -> int:
         except (OSError, orjson.JSONDecodeError) as exc:
             print(f"agentwatch replay: --expect {args.expect}: {exc}", file=sys.stderr)
             return 2
-    engine.pricer.load()
-    tune_process()
+    tune_process(engine.pricer.load)
     out = sys.stdout.buffer
     produced: set[str] = set()
     for batch in replay(args.files, engine, max_record_bytes=settings.max_record_bytes,

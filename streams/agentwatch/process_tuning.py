@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+from collections.abc import Callable
 
 # (young, middle, old): a young collection every 50,000 net allocations, a middle one every 20 of those,
 # a full one every 10 middle ones (CPython's default: 700, 10, 10).
@@ -55,7 +56,11 @@ def map_large_blocks(libc_name: str | None = None) -> bool:
     return mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
 
 
-def tune_process() -> None:
-    """Call once start-up is done, in `run` and `replay` (and the benchmarks, to measure under the same)."""
+def tune_process(*preload: Callable[[], object]) -> None:
+    """Call once start-up is done, in `run` and `replay` (and the benchmarks, to measure under the same).
+    `preload`: start-up work deferred until now (the price table, `Pricer.load`), done first so that what it
+    allocates is frozen with the rest."""
+    for load in preload:
+        load()
     map_large_blocks()
     schedule_gc()

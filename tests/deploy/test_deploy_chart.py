@@ -80,6 +80,7 @@ def test_defaults():
     assert env["AGENTWATCH_METRICS_PORT"]["value"] == "9464"
     assert env["AGENTWATCH_TAIL_KEEP"]["value"] == "true"
     assert env["AGENTWATCH_KEEP_MAX_WORKER_BYTES"]["value"] == "67108864"  # no float formatting
+    assert env["AGENTWATCH_HIBERNATE_AFTER_S"]["value"] == "30"
     assert "AGENTWATCH_LOGS_TOPIC" not in env  # "" = off
     assert not any(k.startswith("AGENTWATCH_SASL") for k in env)
     policy_cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policy"))
@@ -93,7 +94,8 @@ def test_every_contract_env_var_settable():
     values = {"config": {"spansTopic": "s", "spansEncoding": "otlp_json", "logsTopic": "l", "alertsTopic": "a",
                          "tasksTopic": "t", "dlqTopic": "d", "taskKey": "conversation", "maxActiveTasks": 7,
                          "maxRecordBytes": 2097152, "maxLabelValues": 50, "logLevel": "WARNING",
-                         "metricsPort": 9500, "flaggedTopic": "f", "tailKeep": False, "keepMaxWorkerBytes": 1024}}
+                         "metricsPort": 9500, "flaggedTopic": "f", "tailKeep": False, "keepMaxWorkerBytes": 1024,
+                         "hibernateAfterS": 2.5}}
     env = {k: v.get("value") for k, v in _env(by_kind(manifests(values), "Deployment")[0]).items()}
     assert {k: env[k] for k in env if k != "AGENTWATCH_POLICY"} == {
         "AGENTWATCH_BROKERS": "kafka://kafka:9092", "AGENTWATCH_DATA_DIR": "/data",
@@ -103,6 +105,7 @@ def test_every_contract_env_var_settable():
         "AGENTWATCH_MAX_RECORD_BYTES": "2097152", "AGENTWATCH_MAX_LABEL_VALUES": "50",
         "AGENTWATCH_LOG_LEVEL": "WARNING", "AGENTWATCH_INPUT_KEYED_BY_TRACE": "false",
         "AGENTWATCH_FLAGGED_TOPIC": "f", "AGENTWATCH_TAIL_KEEP": "false", "AGENTWATCH_KEEP_MAX_WORKER_BYTES": "1024",
+        "AGENTWATCH_HIBERNATE_AFTER_S": "2.5",
     }
 
 
@@ -185,6 +188,7 @@ def test_notes_name_topics_and_metrics():
     ({"replicaCount": "3"}, "/replicaCount"),
     ({"config": {"taskKey": "span"}}, "/config/taskKey"),
     ({"config": {"maxRecordBytes": -1}}, "/config/maxRecordBytes"),
+    ({"config": {"hibernateAfterS": -1}}, "/config/hibernateAfterS"),
     ({"config": {"metricsPort": 70000}}, "/config/metricsPort"),
     ({"kafka": {"brokers": "kafka:9092"}}, "/kafka/brokers"),
     ({"kafka": {"securityProtocol": "SASL"}}, "/kafka/securityProtocol"),

@@ -68,7 +68,6 @@ def run_worker(settings: Settings, *, embedded_broker: bool = False) -> int:
                     input_partitions=inputs)
     log.info("starting worker", extra={"fields": {"brokers": settings.brokers, "pid": os.getpid(),
                                                   "metrics_port": settings.metrics_port}})
-    worker.core.engine.pricer.load()
-    tune_process()
+    tune_process(worker.core.engine.pricer.load)
     worker.execute()
     return 0
