@@ -121,3 +121,20 @@ def test_a_scrape_while_the_worker_adds_series_never_fails():
     assert not errors
     assert m.registry.get_sample_value("agentwatch_tool_calls_total",
                                        {"agent": "agent7", "tool": "tool7", "status": "ok"}) == 1
+
+
+def test_the_label_cache_is_one_bound_for_every_family(monkeypatch):
+    """Label values as sent -> as exposed are cached in one dict for every metric (`_LABEL_CACHE_MAX`); when full
+    it is cleared, and the values still land on the same series."""
+    from agentwatch.sinks import metrics
+
+    monkeypatch.setattr(metrics, "_LABEL_CACHE_MAX", 5)
+    m = Metrics(max_label_values=3)
+    for i in range(40):
+        m.tool(f"agent{i % 4}", "search", "ok", 1)
+        m.alert({"agent": f"agent{i % 4}", "kind": "tool_loop", "severity": "critical"})
+        assert len(m.cap._keys) <= 5
+    get = m.registry.get_sample_value
+    assert get("agentwatch_tool_calls_total", {"agent": "agent0", "tool": "search", "status": "ok"}) == 10
+    assert get("agentwatch_tool_calls_total", {"agent": OTHER, "tool": "search", "status": "ok"}) == 10
+    assert get("agentwatch_alerts_total", {"agent": OTHER, "kind": "tool_loop", "severity": "critical"}) == 10

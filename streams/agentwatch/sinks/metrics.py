@@ -39,26 +39,25 @@ OPEN_LABELS = frozenset({"agent", "service", "namespace", "model", "provider", "
 
 
 class _Family:
-    """One metric's series: label values as sent -> as exposed (capped), cached; `_LABEL_CACHE_MAX` bounds
-    the cache (cleared when full: the series themselves are bounded by the cap)."""
+    """One metric's series. Label values as sent become those exposed through the shared `LabelCap` (None: the
+    labels are agentwatch's own enumerations, exposed as sent)."""
+
+    kind: type[Metric]  # the prometheus_client family it is exposed as
 
     def __init__(self, name: str, doc: str, labelnames: tuple[str, ...], cap: LabelCap | None) -> None:
         self.name, self.doc, self.labelnames, self.cap = name, doc, labelnames, cap
-        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def key(self, raw: tuple[str, ...]) -> tuple[str, ...]:
-        k = self._keys.get(raw)
-        if k is None:
-            if len(self._keys) >= _LABEL_CACHE_MAX:
-                self._keys.clear()
-            cap = self.cap
-            k = self._keys[raw] = raw if cap is None else tuple(
-                cap(n, v) for n, v in zip(self.labelnames, raw, strict=True))
-        return k
+        return raw if self.cap is None else self.cap.key(self, raw)
+
+    def empty(self) -> Metric:
+        return self.kind(self.name, self.doc, labels=self.labelnames)
 
 
 class _Counters(_Family):
     """A counter family: `inc(labels, n)`. Without labels its one series shows from the start (at 0)."""
+
+    kind = CounterMetricFamily
 
     def __init__(self, name: str, doc: str, labelnames: tuple[str, ...] = (), cap: LabelCap | None = None) -> None:
         super().__init__(name, doc, labelnames, cap)
@@ -70,7 +69,7 @@ class _Counters(_Family):
         values[k] = values.get(k, 0.0) + n
 
     def family(self) -> Metric:
-        m = CounterMetricFamily(self.name, self.doc, labels=self.labelnames)
+        m = self.empty()
         for k, value in self.values.copy().items():
             m.add_metric(k, value)
         return m
@@ -79,6 +78,8 @@ class _Counters(_Family):
 class _Histograms(_Family):
     """A histogram family: `observe(labels, x)` counts x in the first bucket whose bound is >= x (Prometheus's
     `le`); the exposition sums the buckets cumulatively, `_count` is the +Inf bucket."""
+
+    kind = HistogramMetricFamily
 
     def __init__(self, name: str, doc: str, labelnames: tuple[str, ...], buckets: tuple[float, ...],
                  cap: LabelCap) -> None:
@@ -98,7 +99,7 @@ class _Histograms(_Family):
         self.sums[k] += x
 
     def family(self) -> Metric:
-        m = HistogramMetricFamily(self.name, self.doc, labels=self.labelnames)
+        m = self.empty()
         sums = self.sums.copy()
         for k, counts in self.counts.copy().items():
             cumulative, total = [], 0
@@ -117,8 +118,7 @@ class _Families:
 
     def describe(self) -> Iterator[Metric]:
         for f in self.families:
-            yield (CounterMetricFamily if isinstance(f, _Counters) else HistogramMetricFamily)(
-                f.name, f.doc, labels=f.labelnames)
+            yield f.empty()
 
     def collect(self) -> Iterator[Metric]:
         for f in self.families:
@@ -127,12 +127,24 @@ class _Families:
 
 class LabelCap:
     """Keeps at most `limit` distinct values per open label name (shared by every metric using it, so an
-    agent is either itself or `__other__` everywhere); the rest become `__other__`."""
+    agent is either itself or `__other__` everywhere); the rest become `__other__`. A family's label values
+    as sent map to those exposed through one cache for every family, bounded by `_LABEL_CACHE_MAX` (cleared
+    when full: the series themselves are bounded by the cap)."""
 
     def __init__(self, limit: int, overflow: _Counters) -> None:
         self.limit = limit
         self.seen: dict[str, set[str]] = {}
         self._overflow = overflow
+        self._keys: dict[tuple[_Family, tuple[str, ...]], tuple[str, ...]] = {}
+
+    def key(self, family: _Family, raw: tuple[str, ...]) -> tuple[str, ...]:
+        cached = (family, raw)
+        k = self._keys.get(cached)
+        if k is None:
+            if len(self._keys) >= _LABEL_CACHE_MAX:
+                self._keys.clear()
+            k = self._keys[cached] = tuple(self(n, v) for n, v in zip(family.labelnames, raw, strict=True))
+        return k
 
     def __call__(self, label: str, value: str) -> str:
         if label not in OPEN_LABELS:
