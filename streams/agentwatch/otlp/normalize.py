@@ -251,12 +251,10 @@ def _events(span: Span, events: Any, errors: list[InvalidSpan]) -> None:
                     span.error_type = as_text(kv.value)
 
 
-def _classify(op: str | None, tl: str | None, llm_req: str | None, oi: str | None, lf: str | None,
-              vercel: str | None, genkit: str | None, span: Span) -> int:
-    if op is not None:
-        kind = v.OPERATION_KIND.get(op)
-        if kind is not None:
-            return kind
+def _classify(tl: str | None, llm_req: str | None, oi: str | None, lf: str | None, vercel: str | None,
+              genkit: str | None, span: Span) -> int:
+    """A span's kind by the older vocabularies, for a span whose `gen_ai.operation.name` is absent or unknown (that
+    rule comes first, in `normalize`'s loop)."""
     if oi is not None:
         if oi == "LLM" and span.name.endswith(v.LLAMAINDEX_PREPARE_SUFFIX):
             return OTHER
@@ -430,9 +428,9 @@ def normalize(traces: TracesData, out: list[Span], errors: list[InvalidSpan],
                     _genkit(span, genkit, genkit_name, genkit_output, errors)
                 if span.total_tokens is not None:
                     _reported_total(span)
-                kind = _OP_KIND.get(op) if op is not None else None  # _classify's first rule, without the call
+                kind = _OP_KIND.get(op) if op is not None else None  # the GenAI operation name first
                 if kind is None:
-                    kind = _classify(op, tl, llm_req, oi, lf, vercel, genkit, span)
+                    kind = _classify(tl, llm_req, oi, lf, vercel, genkit, span)
                 span.kind = kind
                 if kind == LLM and span.model is None and oi_params is not None:
                     span.model = _request_model(oi_params)
