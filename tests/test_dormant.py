@@ -15,6 +15,7 @@ from agentwatch.policy import parse_policy
 from agentwatch.settings import Settings, SettingsError
 from agentwatch.tasks import TaskState
 from otel_helpers import T0, decode, record_of
+from sink_helpers import ListSink
 
 S = 10**9
 POLICY = parse_policy("""
@@ -144,16 +145,12 @@ def test_a_worker_freezes_idle_tasks_after_its_checkpoint_and_reports_them() -> 
     from agentwatch.sinks.metrics import Metrics
     from agentwatch.stream.core import Record, WorkerCore
 
-    class Sink:
-        def send(self, topic, value, key=None, partition=None, headers=None) -> None:
-            pass
-
     random.seed(4)
     waiting = Task("bot", [Step("llm", input_tokens=10, output_tokens=1)], end_root=False)
     later = Task("bot", [Step("llm", input_tokens=10, output_tokens=1)])
     first, second = record_of([(waiting, T0)]), record_of([(later, T0 + 60 * S)])
     registry = CollectorRegistry()
-    core = WorkerCore(Settings(partitions=1, hibernate_after_s=30.0), Policy(), Metrics(50, registry), Sink(),
+    core = WorkerCore(Settings(partitions=1, hibernate_after_s=30.0), Policy(), Metrics(50, registry), ListSink(),
                       input_partitions=1)
     core.assign({0}, {0}, [], [])
     core.shortcut.local = frozenset({0})

@@ -7,14 +7,7 @@ from agentwatch.sinks.metrics import Metrics
 from agentwatch.stream.core import Record, WorkerCore
 from agentwatch.stream.topology import AGENTS_TOPIC
 from otel_helpers import T0, record_of
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, int | None, bytes | None]] = []
-
-    def send(self, topic, value, key=None, partition=None, headers=None) -> None:
-        self.sent.append((topic, partition, value))
+from sink_helpers import ListSink
 
 
 def test_tick_sends_the_newest_span_end_to_every_agent_partition_when_it_moved() -> None:
